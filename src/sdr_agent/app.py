@@ -1,0 +1,71 @@
+"""Application factory. ``create_app(settings)`` wires routers and services; nothing starts at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sdr_agent.api.errors import install_error_handlers
+from sdr_agent.api.limits import BodySizeLimitMiddleware
+from sdr_agent.services import Services
+from sdr_agent.settings import Settings, get_settings
+from sdr_agent.storage.db import Database
+from sdr_agent.storage.migrate import upgrade_async
+
+log = logging.getLogger(__name__)
+
+# Subsystems register start/stop hooks here (engines warm-up, webhook worker, ...).
+StartupHook = Callable[[Services], Awaitable[None]]
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    startup_hooks, shutdown_hooks = _subsystem_hooks()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade_async(settings.database_url)
+        services = Services(settings=settings, db=Database(settings.database_url))
+        app.state.services = services
+        for hook in startup_hooks:
+            await hook(services)
+        try:
+            yield
+        finally:
+            for hook in reversed(shutdown_hooks):
+                try:
+                    await hook(services)
+                except Exception:
+                    log.exception("shutdown hook failed")
+            await services.db.dispose()
+
+    app = FastAPI(
+        title="sdr-agent",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list:  # type: ignore[type-arg]
+    from sdr_agent.api import routers
+
+    return routers.all_routers()
+
+
+def _subsystem_hooks() -> tuple[list[StartupHook], list[StartupHook]]:
+    from sdr_agent.api import routers
+
+    return routers.startup_hooks(), routers.shutdown_hooks()

@@ -1,0 +1,1 @@
+"""Audio primitives shared by engines and the voice pipeline (no I/O)."""

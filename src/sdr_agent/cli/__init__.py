@@ -1,0 +1,16 @@
+"""The ``sdr-agent`` command line (typer + rich). Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from sdr_agent.cli import agents, bench, call, db, demo, kb, server
+
+app = typer.Typer(help="sdr-agent: self-hosted AI SDR voice agent", no_args_is_help=True)
+app.command("serve")(server.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(agents.app, name="agents")
+app.add_typer(kb.app, name="kb")
+app.add_typer(bench.app, name="bench")
+app.command("call")(call.call)
+app.command("demo")(demo.demo)

@@ -1,0 +1,7 @@
+"""`sdr-agent bench` commands (placeholder; its owner replaces this module)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="bench commands", no_args_is_help=True)

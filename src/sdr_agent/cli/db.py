@@ -1,0 +1,7 @@
+"""`sdr-agent db` commands (placeholder; its owner replaces this module)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="db commands", no_args_is_help=True)

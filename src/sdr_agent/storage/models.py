@@ -1,0 +1,216 @@
+"""ORM tables. Routers never see these; repositories in ``storage.repos`` do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+Timestamp = DateTime(timezone=True)
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    # The seed's flat columns, kept in step with conversation_config by the repository.
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    first_message: Mapped[str] = mapped_column(Text, default="")
+    voice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    interrupt_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    conversation_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    platform_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("agents.agent_id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    call_sid: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    stream_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="initiated", index=True)
+    direction: Mapped[str] = mapped_column(String(16), default="outbound")
+    from_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    phone_number_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dynamic_variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config_override: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "metadata" is reserved on declarative classes, so the attribute is meta.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    termination_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    call_successful: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    duration_secs: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    turns: Mapped[list[TranscriptTurnRow]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        order_by="TranscriptTurnRow.seq",
+        passive_deletes=True,
+    )
+
+
+class TranscriptTurnRow(Base):
+    """One transcript item, written the moment the turn ends."""
+
+    __tablename__ = "transcript_turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.conversation_id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # user | agent
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    time_in_call_secs: Mapped[float] = mapped_column(Float, default=0.0)
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    tool_calls: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tool_results: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    phase: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    intent: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sentiment: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dtmf: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Latency of this agent turn: caller end-of-speech → first agent audio frame sent.
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bargein_detect_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Per-stage timings, backchannel counts, engine switches.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
+
+
+class PhoneNumberRow(Base):
+    __tablename__ = "phone_numbers"
+
+    phone_number_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone_number: Mapped[str] = mapped_column(String(32), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    provider: Mapped[str] = mapped_column(String(32), default="twilio")
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    twilio_token: Mapped[str | None] = mapped_column(String(255), nullable=True)  # never returned by the API
+    agent_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("agents.agent_id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    supports_inbound: Mapped[bool] = mapped_column(Boolean, default=True)
+    supports_outbound: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class WebhookConfigRow(Base):
+    """The seed's webhook_configs: a registered receiver (ElevenLabs workspace webhook)."""
+
+    __tablename__ = "webhook_configs"
+
+    webhook_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str] = mapped_column(String(2048))
+    auth_type: Mapped[str] = mapped_column(String(16), default="hmac")
+    secret: Mapped[str] = mapped_column(String(255))  # shown once at creation
+    # Seed columns: which events and which agent (None = workspace-wide).
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    send_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+
+
+class WorkspaceSettingRow(Base):
+    """Key/value workspace settings (e.g. ``convai`` → post-call webhook selection)."""
+
+    __tablename__ = "workspace_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeDocumentRow(Base):
+    __tablename__ = "knowledge_documents"
+
+    document_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    doc_type: Mapped[str] = mapped_column(String(16))  # text | file | url
+    source: Mapped[str | None] = mapped_column(String(2048), nullable=True)  # url or filename
+    content: Mapped[str] = mapped_column(Text, default="")
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class MeetingRow(Base):
+    __tablename__ = "meetings"
+
+    meeting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("conversations.conversation_id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    starts_at: Mapped[datetime] = mapped_column(Timestamp)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    attendee_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attendee_email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attendee_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class WebhookDeliveryRow(Base):
+    """Outbox: written in the same transaction that finishes a conversation, delivered by a worker."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_type: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[str] = mapped_column(Text)  # exact JSON body that will be signed and sent
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_log: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
