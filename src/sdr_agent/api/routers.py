@@ -28,7 +28,8 @@ _ROUTER_MODULES: list[str] = [
 
 # module path -> (start, stop) functions named `on_startup` / `on_shutdown`
 _HOOK_MODULES: list[str] = [
-    "sdr_agent.runtime",
+    "sdr_agent.voice.runtime",
+    "sdr_agent.webhooks.runtime",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Start/stop of long-lived subsystems (engines, call registry, webhook worker)."""
+"""Start/stop of engines and the call registry (placeholder)."""
 
 from __future__ import annotations
 
