@@ -23,6 +23,15 @@ class STTSettings(BaseModel):
     deepgram_url: str = "wss://api.deepgram.com"
     deepgram_model: str = "nova-3"
     first_result_timeout_s: float = 2.0
+    deepgram_endpointing_ms: int = 300
+    deepgram_utterance_end_ms: int = 1000
+    deepgram_smart_format: bool = True
+    deepgram_keepalive_interval_s: float = 3.0
+    deepgram_finalize_timeout_s: float = 1.5
+    # Audio sent with no message back for this long means the socket is dead even if it looks open.
+    deepgram_stall_timeout_s: float = 6.0
+    deepgram_reconnect_attempts: int = 5
+    deepgram_reconnect_max_delay_s: float = 2.0
 
 
 class TTSSettings(BaseModel):
@@ -34,6 +43,9 @@ class TTSSettings(BaseModel):
     deepgram_url: str = "wss://api.deepgram.com"
     deepgram_model: str = "aura-2-thalia-en"
     first_audio_timeout_s: float = 2.0
+    deepgram_transport: Literal["websocket", "rest"] = "websocket"
+    # Longest wait for the next audio chunk (or Flushed) once a sentence was sent.
+    deepgram_idle_timeout_s: float = 10.0
 
 
 class LLMSettings(BaseModel):
@@ -46,6 +58,10 @@ class LLMSettings(BaseModel):
     max_tokens: int = 200
     keep_alive: str = "5m"
     first_token_timeout_s: float = 3.0
+    # Joined to base_url; a base_url that already ends in /v1 is not doubled.
+    openai_chat_path: str = "/v1/chat/completions"
+    # Longest gap between two streamed chunks before the request counts as failed.
+    request_timeout_s: float = 30.0
     gguf_path: str | None = None
     context_window_tokens: int = 4096
 
@@ -88,6 +104,28 @@ class WebhookDeliverySettings(BaseModel):
     max_delay_s: float = 1800.0
     timeout_s: float = 10.0
     poll_interval_s: float = 1.0
+    # A claimed delivery is someone else's to retry only after this long (a worker died mid-send).
+    lease_s: float = 60.0
+    batch_size: int = 20
+    max_concurrency: int = 8
+
+
+class AnalysisSettings(BaseModel):
+    """Post-call analysis: "auto" asks a generative LLM when one is configured, else deterministic rules."""
+
+    method: Literal["auto", "rules", "llm"] = "auto"
+    llm_timeout_s: float = 8.0
+
+
+class KnowledgeSettings(BaseModel):
+    collection: str = "sdr_knowledge"
+    chunk_target_words: int = 180
+    chunk_max_words: int = 300
+    chunk_overlap_words: int = 40
+    max_file_bytes: int = 20 * 1024 * 1024
+    url_timeout_s: float = 10.0
+    url_max_bytes: int = 20 * 1024 * 1024
+    top_k: int = 3
 
 
 class Settings(BaseSettings):
@@ -118,6 +156,8 @@ class Settings(BaseSettings):
     bargein: BargeInSettings = Field(default_factory=BargeInSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)
     webhooks: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

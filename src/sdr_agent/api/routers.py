@@ -14,6 +14,7 @@ Hook = Callable[[Services], Awaitable[None]]
 # module path -> attribute holding its APIRouter
 _ROUTER_MODULES: list[str] = [
     "sdr_agent.api.health",
+    "sdr_agent.api.docs",
     "sdr_agent.api.agents",
     "sdr_agent.api.conversations",
     "sdr_agent.api.phone_numbers",

@@ -25,7 +25,8 @@ def _build_encode_table() -> NDArray[np.uint8]:
     # exponent = index of the highest set bit of magnitude, minus 7 (bit 14 → 7 … bit 7 → 0)
     exponent = np.clip(np.floor(np.log2(magnitude)).astype(np.int32) - 7, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ((~(sign | (exponent << 4) | mantissa)) & 0xFF).astype(np.uint8)
+    table: NDArray[np.uint8] = ((~(sign | (exponent << 4) | mantissa)) & 0xFF).astype(np.uint8)
+    return table
 
 
 _DECODE = _build_decode_table()

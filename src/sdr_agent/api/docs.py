@@ -1,0 +1,59 @@
+"""OpenAPI schema and Swagger UI, behind the same API key as ``/v1``.
+
+A browser cannot set ``xi-api-key`` on a page load, so these two routes also take ``?api_key=``; the page
+passes it on to the schema request. The schema declares the header so "Authorize" in the UI works for ``/v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from sdr_agent.api.deps import get_app_settings, key_is_valid
+
+router = APIRouter(include_in_schema=False)
+
+
+def _presented_key(request: Request) -> str | None:
+    return request.headers.get("xi-api-key") or request.query_params.get("api_key")
+
+
+def _check(request: Request) -> str | None:
+    settings = get_app_settings(request)
+    if getattr(request.app.state, "insecure_dev", False) and not settings.api_keys:
+        return None
+    key = _presented_key(request)
+    if not key_is_valid(key, settings):
+        raise HTTPException(status_code=401, detail="missing or invalid xi-api-key header")
+    return key
+
+
+def _schema_with_auth(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["ApiKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "xi-api-key",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation.setdefault("security", [{"ApiKey": []}])
+    return schema
+
+
+@router.get("/openapi.json")
+async def openapi_schema(request: Request) -> JSONResponse:
+    _check(request)
+    return JSONResponse(_schema_with_auth(dict(request.app.openapi())))
+
+
+@router.get("/docs")
+async def swagger_ui(request: Request) -> HTMLResponse:
+    key = _check(request)
+    schema_url = "/openapi.json" + (f"?api_key={quote(key, safe='')}" if key else "")
+    return get_swagger_ui_html(openapi_url=schema_url, title="sdr-agent API")

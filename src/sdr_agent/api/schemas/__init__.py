@@ -1,0 +1,1 @@
+"""Pydantic request/response models for the ElevenLabs-compatible REST API (the edges only)."""

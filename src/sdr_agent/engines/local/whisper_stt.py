@@ -1,0 +1,271 @@
+"""Streaming speech-to-text from a batch model: faster-whisper plus VAD segmentation.
+
+Whisper only decodes whole clips, so the stream keeps the caller's current segment (8 kHz PCM), asks a VAD
+which frames are speech, and while speech keeps arriving re-decodes the growing segment every
+``partial_interval_ms`` of audio to emit partials. ``finalize()`` decodes the whole segment once more and
+emits the final; the next frame starts a new segment. Before any speech the segment keeps only a short
+pre-roll, so a silent caller costs no memory and no decodes, and a segment with no voiced frame is never
+decoded at all (its final is "") — the first guard against Whisper's hallucinations on silence; the
+second is ``whisper_filter``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdr_agent.audio.resample import resample
+from sdr_agent.engines.base import (
+    PCM16,
+    AudioFrame,
+    EngineError,
+    Transcript,
+    VADFactory,
+    VoiceActivityDetector,
+)
+from sdr_agent.engines.local.vad import SileroVAD
+from sdr_agent.engines.local.whisper_model import (
+    Recognition,
+    SharedWhisper,
+    WhisperConfig,
+    default_model_path,
+    shared_whisper,
+)
+from sdr_agent.settings import STTSettings
+
+log = logging.getLogger(__name__)
+
+STREAM_RATE = 8000
+PRE_ROLL_MS = 300  # audio kept before the first voiced frame: VADs fire a little after the onset
+MIN_PARTIAL_SPEECH_MS = 200  # shorter voiced audio decodes to noise more often than to words
+MAX_SEGMENT_S = 28.0  # Whisper sees 30 s at most; longer speech becomes is_final (not speech_final) pieces
+
+
+@dataclass(frozen=True, slots=True)
+class _DecodeJob:
+    segment_id: int
+    audio: PCM16 | None  # None: nothing voiced, the final is "" without a decode
+    final: bool
+    speech_final: bool
+    start_s: float
+    end_s: float
+
+
+class WhisperSTT:
+    """``SpeechToText`` on faster-whisper; the model is shared by every stream in the process."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        settings: STTSettings | None = None,
+        vad_factory: VADFactory | None = None,
+        vad_threshold: float = 0.5,
+    ) -> None:
+        settings = settings or STTSettings()
+        if settings.partial_interval_ms <= 0:
+            raise ValueError("stt.partial_interval_ms must be positive")
+        self._config = WhisperConfig(
+            model=settings.whisper_model_path or default_model_path(),
+            compute_type=settings.whisper_compute_type,
+            threads=settings.whisper_threads,
+            language=settings.language,
+        )
+        self._partial_interval_ms = settings.partial_interval_ms
+        self._vad_factory: VADFactory = vad_factory or (lambda: SileroVAD(STREAM_RATE))
+        self._vad_threshold = vad_threshold
+
+    @property
+    def shared(self) -> SharedWhisper:
+        return shared_whisper(self._config)
+
+    async def open_stream(self) -> WhisperStream:
+        return WhisperStream(self.shared, self._vad_factory(), self._vad_threshold, self._partial_interval_ms)
+
+    async def transcribe(self, pcm: PCM16, sample_rate: int) -> str:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, not {sample_rate}")
+        if len(pcm) == 0:
+            return ""
+        shared = self.shared
+        loop = asyncio.get_running_loop()
+        pcm = pcm.astype(np.int16, copy=False)
+        result = await loop.run_in_executor(shared.executor, shared.recognise, pcm, sample_rate)
+        return result.text
+
+    async def warm_up(self) -> None:
+        """Load the model and run one decode so the first caller turn is not slow."""
+        await self.transcribe(np.zeros(STREAM_RATE // 2, dtype=np.int16), STREAM_RATE)
+
+
+class WhisperStream:
+    """One call's recognition session; see the module docstring for the segmentation."""
+
+    def __init__(
+        self,
+        shared: SharedWhisper,
+        vad: VoiceActivityDetector,
+        vad_threshold: float,
+        partial_interval_ms: int,
+    ) -> None:
+        if vad.sample_rate != STREAM_RATE:
+            raise ValueError(f"the stream's VAD must run at {STREAM_RATE} Hz, not {vad.sample_rate}")
+        self._shared = shared
+        self._vad = vad
+        self._threshold = vad_threshold
+        self._partial_interval = STREAM_RATE * partial_interval_ms // 1000
+        self._jobs: asyncio.Queue[_DecodeJob | None] = asyncio.Queue()
+        self._results: asyncio.Queue[Transcript | EngineError | None] = asyncio.Queue()
+        self._worker = asyncio.get_running_loop().create_task(self._run(), name="whisper-stream")
+        self._received = 0  # samples since the stream opened: the clock for start_s / end_s
+        self._segment_id = 0
+        self._partial_busy = False
+        self._last_partial_text = ""
+        self._closed = False
+        self._new_segment()
+
+    # ------------------------------------------------------------------ input side
+    async def send(self, frame: AudioFrame) -> None:
+        if self._closed:
+            return
+        pcm = frame.pcm
+        if frame.sample_rate != STREAM_RATE:
+            pcm = resample(pcm, frame.sample_rate, STREAM_RATE)
+        if len(pcm) == 0:
+            return
+        voiced = self._vad.speech_probability(pcm) >= self._threshold
+        self._chunks.append(pcm)
+        self._samples += len(pcm)
+        self._received += len(pcm)
+        if voiced:
+            if self._voiced == 0:
+                self._partial_mark = self._samples
+            self._voiced += len(pcm)
+            self._new_voice = True
+        elif self._voiced == 0:
+            self._trim_to_pre_roll()
+        if self._samples >= MAX_SEGMENT_S * STREAM_RATE:
+            self._submit_final(speech_final=False)
+        elif self._partial_due():
+            self._partial_busy = True
+            self._new_voice = False
+            self._partial_mark = self._samples
+            self._jobs.put_nowait(self._job(final=False, speech_final=False))
+
+    async def finalize(self) -> None:
+        if not self._closed:
+            self._submit_final(speech_final=True)
+
+    async def clear(self) -> None:
+        self._new_segment()
+
+    # ------------------------------------------------------------------ output side
+    async def results(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._results.get()
+            if item is None:
+                return
+            if isinstance(item, EngineError):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._results.put_nowait(None)
+
+    # ------------------------------------------------------------------ internals
+    def _new_segment(self) -> None:
+        self._segment_id += 1
+        self._chunks: list[PCM16] = []
+        self._samples = 0
+        self._start = self._received
+        self._voiced = 0
+        self._new_voice = False
+        self._partial_mark = 0
+        self._last_partial_text = ""
+
+    def _trim_to_pre_roll(self) -> None:
+        keep = STREAM_RATE * PRE_ROLL_MS // 1000
+        if self._samples <= keep:
+            return
+        audio = np.concatenate(self._chunks)[-keep:]
+        self._chunks = [audio]
+        self._start += self._samples - keep
+        self._samples = keep
+
+    def _partial_due(self) -> bool:
+        return (
+            self._new_voice
+            and not self._partial_busy
+            and self._voiced >= STREAM_RATE * MIN_PARTIAL_SPEECH_MS // 1000
+            and self._samples - self._partial_mark >= self._partial_interval
+        )
+
+    def _job(self, final: bool, speech_final: bool) -> _DecodeJob:
+        audio = np.concatenate(self._chunks) if self._voiced and self._chunks else None
+        return _DecodeJob(
+            segment_id=self._segment_id,
+            audio=audio,
+            final=final,
+            speech_final=speech_final,
+            start_s=self._start / STREAM_RATE,
+            end_s=(self._start + self._samples) / STREAM_RATE,
+        )
+
+    def _submit_final(self, speech_final: bool) -> None:
+        self._jobs.put_nowait(self._job(final=True, speech_final=speech_final))
+        self._new_segment()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            job = await self._jobs.get()
+            if job is None:
+                return
+            if not job.final and job.segment_id != self._segment_id:
+                self._partial_busy = False
+                continue  # the segment was finalised or cleared while this partial waited
+            try:
+                recognition = None
+                if job.audio is not None:
+                    recognition = await loop.run_in_executor(
+                        self._shared.executor, self._shared.recognise, job.audio, STREAM_RATE
+                    )
+            except Exception as exc:
+                if job.final:
+                    failure = exc if isinstance(exc, EngineError) else EngineError(f"whisper failed: {exc}")
+                    self._results.put_nowait(failure)
+                else:
+                    log.warning("whisper partial decode failed: %s", exc)
+                    self._partial_busy = False
+                continue
+            if job.final:
+                self._emit_final(job, recognition)
+            else:
+                self._partial_busy = False
+                self._emit_partial(job, recognition)
+
+    def _emit_partial(self, job: _DecodeJob, recognition: Recognition | None) -> None:
+        if recognition is None or job.segment_id != self._segment_id:
+            return  # finalize() overtook this decode; the final will carry the words
+        if not recognition.text or recognition.text == self._last_partial_text:
+            return
+        self._last_partial_text = recognition.text
+        self._results.put_nowait(
+            Transcript(recognition.text, False, False, recognition.confidence, job.start_s, job.end_s)
+        )
+
+    def _emit_final(self, job: _DecodeJob, recognition: Recognition | None) -> None:
+        text = recognition.text if recognition else ""
+        confidence = recognition.confidence if recognition else 0.0
+        self._results.put_nowait(Transcript(text, True, job.speech_final, confidence, job.start_s, job.end_s))

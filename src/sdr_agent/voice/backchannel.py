@@ -1,0 +1,55 @@
+"""Decide from the first recognised words whether the caller is interrupting or just acknowledging."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+
+_WORD = re.compile(r"[a-z']+(?:-[a-z']+)*")
+
+
+class WordsVerdict(Enum):
+    NONE = "none"  # nothing recognisable yet
+    BACKCHANNEL = "backchannel"
+    ECHO = "echo"  # the agent's own words coming back
+    INTERRUPTION = "interruption"
+
+
+def normalise_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+class BackchannelClassifier:
+    def __init__(self, backchannels: Iterable[str]) -> None:
+        phrases = [tuple(normalise_words(p)) for p in backchannels]
+        self._phrases = {p for p in phrases if p}
+        self._max_len = max((len(p) for p in self._phrases), default=1)
+
+    def _only_backchannels(self, words: list[str]) -> bool:
+        i = 0
+        while i < len(words):
+            for size in range(min(self._max_len, len(words) - i), 0, -1):
+                if tuple(words[i : i + size]) in self._phrases:
+                    i += size
+                    break
+            else:
+                return False
+        return True
+
+    def classify(self, text: str, agent_text: str = "") -> WordsVerdict:
+        words = normalise_words(text)
+        if not words:
+            return WordsVerdict.NONE
+        if self._only_backchannels(words):
+            return WordsVerdict.BACKCHANNEL
+        if agent_text and _mostly_contained(words, set(normalise_words(agent_text))):
+            return WordsVerdict.ECHO
+        return WordsVerdict.INTERRUPTION
+
+
+def _mostly_contained(words: list[str], agent_words: set[str]) -> bool:
+    if len(words) < 2 or not agent_words:
+        return False
+    inside = sum(1 for w in words if w in agent_words)
+    return inside / len(words) >= 0.8

@@ -1,0 +1,85 @@
+"""Layered barge-in detection while the agent is audible.
+
+Layer 1 is the seed's energy detector; layer 2 asks a real VAD to agree, so tones, clicks and hum do
+not cut the agent; layer 3 (the first recognised words: backchannel or not) and layer 4's text check
+are applied by the session through ``BackchannelClassifier``; layer 4's signal check (echo removal)
+happens before frames reach this detector.
+
+Events: ``CANDIDATE`` (stop sending new audio), ``CONFIRMED`` (send ``clear``: speech is sustained),
+``ABORTED`` (the candidate faded before confirmation: carry on).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+from sdr_agent.voice.energy import EnergyConfig, EnergyDetector
+
+
+class BargeInEvent(Enum):
+    NONE = "none"
+    CANDIDATE = "candidate"
+    CONFIRMED = "confirmed"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True, slots=True)
+class BargeInConfig:
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+    vad_confirm: bool = True
+    vad_threshold: float = 0.5
+    min_vad_ratio: float = 0.6  # share of the high-energy run the VAD must call speech
+    candidate_frames: int = 2
+
+
+class BargeInDetector:
+    def __init__(self, config: BargeInConfig | None = None) -> None:
+        self.config = config or BargeInConfig()
+        self.energy = EnergyDetector(self.config.energy)
+        self._run_vad: deque[bool] = deque(maxlen=64)
+        self.candidate = False
+        self.onset_ms: float | None = None
+
+    def process(self, energy: float, vad_prob: float, frame_start_ms: float) -> BargeInEvent:
+        triggered = self.energy.process(energy, frame_start_ms)
+        if not self.energy.in_speech:
+            self._run_vad.clear()
+            if self.candidate:
+                self.candidate = False
+                self.onset_ms = None
+                return BargeInEvent.ABORTED
+            return BargeInEvent.NONE
+        self._run_vad.append(vad_prob >= self.config.vad_threshold)
+        if self.onset_ms is None:
+            self.onset_ms = self.energy.speech_start_ms
+        if triggered:
+            if self._vad_agrees():
+                self.candidate = False
+                return BargeInEvent.CONFIRMED
+            # Energy without speech (tone, hum, noise burst): let it pass, allow a later trigger.
+            self.energy.last_trigger_ms = None
+        if not self.candidate and self._candidate_ready():
+            self.candidate = True
+            return BargeInEvent.CANDIDATE
+        return BargeInEvent.NONE
+
+    def _vad_agrees(self) -> bool:
+        if not self.config.vad_confirm:
+            return True
+        votes = list(self._run_vad)
+        return sum(votes) >= max(2, int(self.config.min_vad_ratio * len(votes) + 0.5))
+
+    def _candidate_ready(self) -> bool:
+        votes = list(self._run_vad)
+        if len(votes) < self.config.candidate_frames:
+            return False
+        recent = votes[-self.config.candidate_frames :]
+        return all(recent) or not self.config.vad_confirm
+
+    def reset(self) -> None:
+        self.energy.reset_run()
+        self._run_vad.clear()
+        self.candidate = False
+        self.onset_ms = None

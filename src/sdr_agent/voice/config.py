@@ -1,0 +1,88 @@
+"""Per-call configuration (settings merged with the agent's conversation_config) and dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sdr_agent.dialogue.base import Dialogue
+from sdr_agent.engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from sdr_agent.settings import Settings
+from sdr_agent.voice.bargein import BargeInConfig
+from sdr_agent.voice.energy import EnergyConfig
+from sdr_agent.voice.ports import CallControl, CallRecordSink
+
+
+@dataclass
+class SessionDeps:
+    stt: SpeechToText
+    tts: TextToSpeech
+    vad: VoiceActivityDetector
+    dialogue: Dialogue
+    sink: CallRecordSink
+    control: CallControl | None = None
+
+
+@dataclass
+class SessionConfig:
+    interrupt_enabled: bool = True
+    first_message_interruptible: bool = True
+    end_silence_ms: float = 500.0
+    speculative_ms: float = 250.0  # finalize STT early so the text is ready when the turn ends
+    hold_finalize_ms: float = 150.0
+    final_timeout_s: float = 3.0
+    decision_window_ms: float = 900.0
+    turn_timeout_s: float = 7.0
+    max_duration_s: float = 600.0
+    lead_s: float = 0.12
+    mark_grace_s: float = 2.0
+    voice: str | None = None
+    backchannels: list[str] = field(default_factory=list)
+    bargein: BargeInConfig = field(default_factory=BargeInConfig)
+    audio_dir: Path | None = None
+
+
+def _get(config: dict[str, Any], path: str, default: Any) -> Any:
+    node: Any = config
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node or node[key] is None:
+            return default
+        node = node[key]
+    return node
+
+
+def session_config(settings: Settings, conversation_config: dict[str, Any]) -> SessionConfig:
+    """Settings give the defaults; the agent's ElevenLabs-shaped conversation_config overrides them."""
+    b = settings.bargein
+    turn_timeout = float(_get(conversation_config, "turn.turn_timeout", settings.turn.turn_timeout_s))
+    end_silence = float(_get(conversation_config, "turn.end_silence_ms", settings.turn.end_silence_ms))
+    return SessionConfig(
+        interrupt_enabled=bool(_get(conversation_config, "turn.interrupt_enabled", True)),
+        first_message_interruptible=not bool(
+            _get(conversation_config, "agent.disable_first_message_interruptions", False)
+        ),
+        end_silence_ms=end_silence,
+        speculative_ms=min(250.0, end_silence / 2),
+        decision_window_ms=float(b.decision_window_ms),
+        turn_timeout_s=turn_timeout if turn_timeout > 0 else 3600.0,
+        max_duration_s=float(
+            _get(conversation_config, "conversation.max_duration_seconds", settings.turn.max_duration_s)
+        ),
+        lead_s=settings.turn.playback_lead_ms / 1000.0,
+        voice=_get(conversation_config, "tts.voice_id", None) or settings.tts.voice,
+        backchannels=list(_get(conversation_config, "turn.backchannels", b.backchannels)),
+        bargein=BargeInConfig(
+            energy=EnergyConfig(
+                factor=b.energy_factor,
+                min_energy=b.min_energy,
+                min_high_frames=b.min_high_frames,
+                min_speech_ms=b.min_speech_ms,
+                debounce_ms=b.debounce_ms,
+                baseline_alpha=b.baseline_alpha,
+            ),
+            vad_confirm=b.vad_confirm,
+            vad_threshold=settings.vad.threshold,
+        ),
+        audio_dir=settings.audio_dir,
+    )

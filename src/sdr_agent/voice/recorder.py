@@ -1,0 +1,69 @@
+"""Both sides of the call on one time line, written as a stereo WAV (left caller, right agent)."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+_RATE = 8000
+
+
+class CallRecorder:
+    def __init__(self, max_seconds: float = 3600.0) -> None:
+        self._max_samples = int(max_seconds * _RATE)
+        self._caller: list[tuple[int, NDArray[np.int16]]] = []
+        self._agent: list[tuple[int, NDArray[np.int16]]] = []
+        self._origin: float | None = None
+
+    def _position(self, at: float) -> int:
+        if self._origin is None:
+            self._origin = at
+        return max(0, round((at - self._origin) * _RATE))
+
+    def start(self, at: float) -> None:
+        self._origin = at
+
+    def add_caller(self, pcm: NDArray[np.int16], at: float) -> None:
+        self._caller.append((self._position(at), pcm))
+
+    def add_agent(self, pcm: NDArray[np.int16], play_start: float) -> None:
+        self._agent.append((self._position(play_start), pcm))
+
+    def cut_agent_after(self, at: float) -> None:
+        """A ``clear`` dropped everything that had not started playing by ``at``."""
+        cut = self._position(at)
+        kept: list[tuple[int, NDArray[np.int16]]] = []
+        for start, pcm in self._agent:
+            if start >= cut:
+                continue
+            kept.append((start, pcm[: max(0, cut - start)]))
+        self._agent = kept
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self._caller or self._agent)
+
+    def _track(self, parts: list[tuple[int, NDArray[np.int16]]], length: int) -> NDArray[np.int16]:
+        track = np.zeros(length, dtype=np.int16)
+        for start, pcm in parts:
+            end = min(length, start + len(pcm))
+            if end > start:
+                track[start:end] = pcm[: end - start]
+        return track
+
+    def write_wav(self, path: Path) -> Path:
+        ends = [s + len(p) for s, p in self._caller + self._agent]
+        length = min(max(ends, default=0), self._max_samples)
+        stereo = np.empty(length * 2, dtype=np.int16)
+        stereo[0::2] = self._track(self._caller, length)
+        stereo[1::2] = self._track(self._agent, length)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(2)
+            wav.setsampwidth(2)
+            wav.setframerate(_RATE)
+            wav.writeframes(stereo.astype("<i2").tobytes())
+        return path
