@@ -24,8 +24,13 @@ install_pg() {
   if ! find_bin >/dev/null; then
     echo "installing PostgreSQL from Debian..." >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then
+      command -v sudo >/dev/null || { echo "PostgreSQL is missing and installing it needs root" >&2; return 1; }
+      sudo="sudo -E"
+    fi
+    $sudo apt-get update -qq >&2
+    $sudo apt-get install -y -qq postgresql >&2
   fi
 }
 

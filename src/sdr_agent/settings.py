@@ -67,7 +67,7 @@ class LLMSettings(BaseModel):
 
 
 class VADSettings(BaseModel):
-    provider: Literal["silero", "webrtc"] = "silero"
+    provider: Literal["silero", "webrtc", "fake"] = "silero"
     threshold: float = 0.5
     webrtc_aggressiveness: int = 2
 
@@ -95,7 +95,7 @@ class TurnSettings(BaseModel):
     end_silence_ms: int = 500
     turn_timeout_s: float = 7.0
     max_duration_s: int = 600
-    playback_lead_ms: int = 120
+    playback_lead_ms: int = 100
 
 
 class WebhookDeliverySettings(BaseModel):

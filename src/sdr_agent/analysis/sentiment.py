@@ -25,7 +25,9 @@ ALPHA = 15.0
 
 LIKE_VALENCE = 1.5
 _LIKE_FORMS = frozenset({"like", "likes", "liked"})
-_LIKE_SUBJECTS = frozenset({"i", "we", "they", "you", "he", "she", "i'd", "we'd", "would", "really", "do", "don't"})
+_LIKE_SUBJECTS = frozenset(
+    {"i", "we", "they", "you", "he", "she", "i'd", "we'd", "would", "really", "do", "don't"}
+)
 
 _TOKEN = re.compile(r"[a-z_]+(?:'[a-z]+)?|!")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
@@ -60,7 +62,7 @@ def _word_valence(token: str) -> float:
 
 
 def _scaled(tokens: list[str], index: int, valence: float) -> float:
-    before = tokens[max(0, index - NEGATION_WINDOW):index]
+    before = tokens[max(0, index - NEGATION_WINDOW) : index]
     if index >= 1:
         if tokens[index - 1] in BOOSTERS:
             valence *= BOOST_SCALE

@@ -10,11 +10,45 @@ from sdr_agent.dialogue.intents import normalize_utterance
 _NAME = re.compile(
     r"\b(?:my name is|my name's|name is|this is|it's|it is|call me|i am|i'm)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
 )
-_NOT_NAMES = frozenset({
-    "Not", "Just", "Really", "Very", "Busy", "Fine", "Good", "Great", "Okay", "Sorry", "Here", "Interested",
-    "Calling", "Looking", "The", "A", "An", "In", "On", "Not", "So", "Happy", "Sure", "Still", "Actually", "Also",
-    "Currently", "Going", "Driving", "Afraid", "Glad", "Well", "Done", "Free", "Available", "Thinking",
-})
+_NOT_NAMES = frozenset(
+    {
+        "Not",
+        "Just",
+        "Really",
+        "Very",
+        "Busy",
+        "Fine",
+        "Good",
+        "Great",
+        "Okay",
+        "Sorry",
+        "Here",
+        "Interested",
+        "Calling",
+        "Looking",
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "So",
+        "Happy",
+        "Sure",
+        "Still",
+        "Actually",
+        "Also",
+        "Currently",
+        "Going",
+        "Driving",
+        "Afraid",
+        "Glad",
+        "Well",
+        "Done",
+        "Free",
+        "Available",
+        "Thinking",
+    }
+)
 _EMAIL_WRITTEN = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _EMAIL_SPOKEN = re.compile(
     r"\b([a-z0-9]+(?:\s(?:dot|underscore|dash)\s[a-z0-9]+)*)\s(?:at)\s([a-z0-9-]+(?:\s(?:dot)\s[a-z]{2,})+)\b"
@@ -22,18 +56,48 @@ _EMAIL_SPOKEN = re.compile(
 _SPOKEN_SYMBOLS = {" dot ": ".", " underscore ": "_", " dash ": "-"}
 
 OBJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("not_interested", re.compile(r"\b(?:not interested|no interest|not for us|not something we need"
-                                  r"|we'?re good|we are good|we'?re all set|don'?t need (?:it|this|that))\b")),
-    ("bad_timing", re.compile(r"\b(?:busy|bad time|not a good time|in a meeting|driving|call (?:me )?(?:back )?later"
-                              r"|no time|swamped|next quarter|not right now)\b")),
-    ("price", re.compile(r"\b(?:too expensive|expensive|budget|can'?t afford|too much money|pricey|costly"
-                         r"|cost(?:s)? too much)\b")),
-    ("competitor", re.compile(r"\b(?:already (?:use|using|have|work with)|happy with (?:our|what|the)"
-                              r"|current (?:vendor|provider|tool|solution)|we use)\b")),
-    ("send_info", re.compile(r"\b(?:send me (?:some )?(?:info|information|an email|details|something)"
-                             r"|just email me|email me (?:some|the) (?:info|details))\b")),
-    ("authority", re.compile(r"\b(?:not (?:the|my) decision|not the right person|talk to my (?:boss|manager)"
-                             r"|decision maker|makes those decisions|makes the decisions)\b")),
+    (
+        "not_interested",
+        re.compile(
+            r"\b(?:not interested|no interest|not for us|not something we need"
+            r"|we'?re good|we are good|we'?re all set|don'?t need (?:it|this|that))\b"
+        ),
+    ),
+    (
+        "bad_timing",
+        re.compile(
+            r"\b(?:busy|bad time|not a good time|in a meeting|driving|call (?:me )?(?:back )?later"
+            r"|no time|swamped|next quarter|not right now)\b"
+        ),
+    ),
+    (
+        "price",
+        re.compile(
+            r"\b(?:too expensive|expensive|budget|can'?t afford|too much money|pricey|costly"
+            r"|cost(?:s)? too much)\b"
+        ),
+    ),
+    (
+        "competitor",
+        re.compile(
+            r"\b(?:already (?:use|using|have|work with)|happy with (?:our|what|the)"
+            r"|current (?:vendor|provider|tool|solution)|we use)\b"
+        ),
+    ),
+    (
+        "send_info",
+        re.compile(
+            r"\b(?:send me (?:some )?(?:info|information|an email|details|something)"
+            r"|just email me|email me (?:some|the) (?:info|details))\b"
+        ),
+    ),
+    (
+        "authority",
+        re.compile(
+            r"\b(?:not (?:the|my) decision|not the right person|talk to my (?:boss|manager)"
+            r"|decision maker|makes those decisions|makes the decisions)\b"
+        ),
+    ),
 )
 
 _HUMAN_REQUEST = re.compile(

@@ -46,12 +46,28 @@ def _phrases(*items: str) -> re.Pattern[str]:
 
 
 _GOODBYE = _phrases(
-    r"good ?bye", r"bye(?: bye)?", r"talk (?:to you )?(?:later|soon)", r"speak (?:to you )?(?:later|soon)",
-    r"have a (?:good|nice|great|lovely) (?:day|one|evening|weekend|afternoon|night)", r"take care",
-    r"that'?s (?:all|it)(?: for now| for today)?", r"that is all", r"(?:got|gotta|have|need) to (?:go|run|hop off)",
-    r"gotta (?:go|run)", r"i'?ll let you go", r"see (?:you|ya)", r"catch you later", r"hang(?:ing)? up",
-    r"stop calling", r"(?:don'?t|do not|never) call (?:me|us|here|this number)", r"remove (?:me|my number|us)",
-    r"take me off", r"i'?m done(?: here)?", r"nothing else", r"we'?re done(?: here)?", r"end (?:the|this) call",
+    r"good ?bye",
+    r"bye(?: bye)?",
+    r"talk (?:to you )?(?:later|soon)",
+    r"speak (?:to you )?(?:later|soon)",
+    r"have a (?:good|nice|great|lovely) (?:day|one|evening|weekend|afternoon|night)",
+    r"take care",
+    r"that'?s (?:all|it)(?: for now| for today)?",
+    r"that is all",
+    r"(?:got|gotta|have|need) to (?:go|run|hop off)",
+    r"gotta (?:go|run)",
+    r"i'?ll let you go",
+    r"see (?:you|ya)",
+    r"catch you later",
+    r"hang(?:ing)? up",
+    r"stop calling",
+    r"(?:don'?t|do not|never) call (?:me|us|here|this number)",
+    r"remove (?:me|my number|us)",
+    r"take me off",
+    r"i'?m done(?: here)?",
+    r"nothing else",
+    r"we'?re done(?: here)?",
+    r"end (?:the|this) call",
 )
 _HELLO_START = re.compile(
     r"^(?:(?:yes |yeah |oh )?(?:hi|hello|hey|hiya|howdy|greetings)\b|(?:good )?(?:morning|afternoon|evening)$"
@@ -64,20 +80,67 @@ _HELLO_TAIL = re.compile(
     r"|\w+ here|speaking|good|fine|thanks|thank you|doing well|i'?m good|i'?m fine|[a-z']+)$"
 )
 _YES = _phrases(
-    r"yes", r"yeah", r"yea", r"yep", r"yup", r"sure(?: thing)?", r"of course", r"absolutely", r"definitely",
-    r"certainly", r"correct", r"(?:that'?s|that is) (?:right|correct|fine|perfect|great)", r"right",
-    r"sounds (?:good|great|perfect|fine)", r"(?:that|it) works", r"works for me", r"perfect", r"ok(?:ay)?",
-    r"go ahead", r"please do", r"do it", r"book it", r"let'?s do (?:it|that)", r"all ?right", r"fine",
-    r"great", r"please", r"affirmative", r"i do", r"i am", r"we do", r"we are", r"i would", r"i guess so",
+    r"yes",
+    r"yeah",
+    r"yea",
+    r"yep",
+    r"yup",
+    r"sure(?: thing)?",
+    r"of course",
+    r"absolutely",
+    r"definitely",
+    r"certainly",
+    r"correct",
+    r"(?:that'?s|that is) (?:right|correct|fine|perfect|great)",
+    r"right",
+    r"sounds (?:good|great|perfect|fine)",
+    r"(?:that|it) works",
+    r"works for me",
+    r"perfect",
+    r"ok(?:ay)?",
+    r"go ahead",
+    r"please do",
+    r"do it",
+    r"book it",
+    r"let'?s do (?:it|that)",
+    r"all ?right",
+    r"fine",
+    r"great",
+    r"please",
+    r"affirmative",
+    r"i do",
+    r"i am",
+    r"we do",
+    r"we are",
+    r"i would",
+    r"i guess so",
 )
 _NO = _phrases(
-    r"no", r"nope", r"nah", r"not really", r"not now", r"no thanks?(?: you)?", r"never ?mind", r"cancel(?: it| that)?",
-    r"don'?t", r"do not", r"(?:that'?s|that is) (?:wrong|not right|incorrect)", r"incorrect", r"wrong",
-    r"hold off", r"i don'?t think so", r"negative", r"not at all", r"wait", r"i'?d rather not",
+    r"no",
+    r"nope",
+    r"nah",
+    r"not really",
+    r"not now",
+    r"no thanks?(?: you)?",
+    r"never ?mind",
+    r"cancel(?: it| that)?",
+    r"don'?t",
+    r"do not",
+    r"(?:that'?s|that is) (?:wrong|not right|incorrect)",
+    r"incorrect",
+    r"wrong",
+    r"hold off",
+    r"i don'?t think so",
+    r"negative",
+    r"not at all",
+    r"wait",
+    r"i'?d rather not",
 )
 _NEGATION_LEAD = re.compile(r"^(?:no|nope|nah|not really|never ?mind|don'?t|do not|hold off|wait)\b")
-_YES_LEAD = re.compile(r"^(?:yes|yeah|yea|yep|yup|sure|of course|absolutely|definitely|okay|ok|alright|all right"
-                       r"|right|correct|perfect|great|sounds good)\b")
+_YES_LEAD = re.compile(
+    r"^(?:yes|yeah|yea|yep|yup|sure|of course|absolutely|definitely|okay|ok|alright|all right"
+    r"|right|correct|perfect|great|sounds good)\b"
+)
 _ACTION = re.compile(
     r"\b(?:book|schedule|set up|setup|arrange|reschedule|cancel (?:my|the|our) (?:meeting|call|appointment)"
     r"|send|email|e-mail|text|transfer|connect|put me through|call (?:me|us) back|sign (?:me|us) up"
@@ -110,7 +173,9 @@ _QUESTION_ANYWHERE = re.compile(
 _QUESTION_VERBS = re.compile(r"\b(?:tell|explain|know|describe|walk|say|mean|understand)\b")
 
 
-_FILLER_LEAD = re.compile(r"^(?:(?:uh|um|umm|uhm|er|erm|hmm|hm|mm|oh|ah|well|so|actually|okay so|ok so|look) )+")
+_FILLER_LEAD = re.compile(
+    r"^(?:(?:uh|um|umm|uhm|er|erm|hmm|hm|mm|oh|ah|well|so|actually|okay so|ok so|look) )+"
+)
 
 
 def _is_short(words: list[str], limit: int) -> bool:
@@ -132,7 +197,9 @@ def classify_by_rules(text: str) -> IntentResult:
         return IntentResult(Intent.GOODBYE, lead_polarity)
 
     action = bool(_ACTION.search(norm)) and (
-        bool(_ACTION_REQUEST.match(norm)) or bool(_ACTION_IMPERATIVE.match(norm)) or bool(_MEETING_WORDS.search(norm))
+        bool(_ACTION_REQUEST.match(norm))
+        or bool(_ACTION_IMPERATIVE.match(norm))
+        or bool(_MEETING_WORDS.search(norm))
     )
     question = has_qmark or bool(_QUESTION_START.match(norm)) or bool(_QUESTION_ANYWHERE.search(norm))
     if action and not (question and _QUESTION_VERBS.search(norm) and not _ACTION_REQUEST.match(norm)):
@@ -142,7 +209,7 @@ def classify_by_rules(text: str) -> IntentResult:
 
     hello = _HELLO_START.match(norm)
     if hello:
-        rest = norm[hello.end():].strip()
+        rest = norm[hello.end() :].strip()
         if not rest or _HELLO_TAIL.match(rest) or (_is_short(words, 6) and not question):
             return IntentResult(Intent.HELLO, lead_polarity)
 
@@ -209,7 +276,9 @@ class IntentClassifier:
         intent = self._labels[best]
         polarity = result.polarity
         if intent is Intent.CONFIRM and polarity is None:
-            polarity = "no" if re.search(r"\b(?:no|not|don'?t|doesn'?t)\b", normalize_utterance(text)) else "yes"
+            polarity = (
+                "no" if re.search(r"\b(?:no|not|don'?t|doesn'?t)\b", normalize_utterance(text)) else "yes"
+            )
         return IntentResult(intent, polarity, confidence=score)
 
 

@@ -9,25 +9,95 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WEEKDAY_ALIASES = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3,
-                    "fri": 4, "sat": 5, "sun": 6} | {name: index for index, name in enumerate(WEEKDAYS)}
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
-_MONTH_ALIASES = {name[:3]: index + 1 for index, name in enumerate(MONTHS)} | {
-    name: index + 1 for index, name in enumerate(MONTHS)} | {"sept": 9}
-_HOUR_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-               "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
-_MINUTE_WORDS = {"fifteen": 15, "thirty": 30, "forty five": 45, "forty-five": 45, "oh five": 5, "o'clock": 0,
-                 "ten": 10, "twenty": 20, "forty": 40, "fifty": 50}
+_WEEKDAY_ALIASES = {
+    "mon": 0,
+    "tue": 1,
+    "tues": 1,
+    "wed": 2,
+    "weds": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+} | {name: index for index, name in enumerate(WEEKDAYS)}
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH_ALIASES = (
+    {name[:3]: index + 1 for index, name in enumerate(MONTHS)}
+    | {name: index + 1 for index, name in enumerate(MONTHS)}
+    | {"sept": 9}
+)
+_HOUR_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_MINUTE_WORDS = {
+    "fifteen": 15,
+    "thirty": 30,
+    "forty five": 45,
+    "forty-five": 45,
+    "oh five": 5,
+    "o'clock": 0,
+    "ten": 10,
+    "twenty": 20,
+    "forty": 40,
+    "fifty": 50,
+}
 TIMEZONE_ALIASES = {
-    "eastern": "America/New_York", "et": "America/New_York", "est": "America/New_York", "edt": "America/New_York",
-    "central": "America/Chicago", "ct": "America/Chicago", "cst": "America/Chicago", "cdt": "America/Chicago",
-    "mountain": "America/Denver", "mt": "America/Denver", "mst": "America/Denver", "mdt": "America/Denver",
-    "pacific": "America/Los_Angeles", "pt": "America/Los_Angeles", "pst": "America/Los_Angeles",
-    "pdt": "America/Los_Angeles", "utc": "UTC", "gmt": "Europe/London", "london": "Europe/London",
-    "uk": "Europe/London", "bst": "Europe/London", "cet": "Europe/Berlin", "cest": "Europe/Berlin",
-    "central european": "Europe/Berlin", "paris": "Europe/Paris", "berlin": "Europe/Berlin",
-    "ist": "Asia/Kolkata", "india": "Asia/Kolkata", "aest": "Australia/Sydney", "sydney": "Australia/Sydney",
+    "eastern": "America/New_York",
+    "et": "America/New_York",
+    "est": "America/New_York",
+    "edt": "America/New_York",
+    "central": "America/Chicago",
+    "ct": "America/Chicago",
+    "cst": "America/Chicago",
+    "cdt": "America/Chicago",
+    "mountain": "America/Denver",
+    "mt": "America/Denver",
+    "mst": "America/Denver",
+    "mdt": "America/Denver",
+    "pacific": "America/Los_Angeles",
+    "pt": "America/Los_Angeles",
+    "pst": "America/Los_Angeles",
+    "pdt": "America/Los_Angeles",
+    "utc": "UTC",
+    "gmt": "Europe/London",
+    "london": "Europe/London",
+    "uk": "Europe/London",
+    "bst": "Europe/London",
+    "cet": "Europe/Berlin",
+    "cest": "Europe/Berlin",
+    "central european": "Europe/Berlin",
+    "paris": "Europe/Paris",
+    "berlin": "Europe/Berlin",
+    "ist": "Asia/Kolkata",
+    "india": "Asia/Kolkata",
+    "aest": "Australia/Sydney",
+    "sydney": "Australia/Sydney",
 }
 
 _HOUR = r"(\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
@@ -42,16 +112,28 @@ _TIME_PATTERNS = (
 )
 _DAY_PATTERNS = (
     re.compile(r"\b(day after tomorrow|today|tonight|tomorrow)\b", re.IGNORECASE),
-    re.compile(r"\b(?:(next|this|coming) )?(" + "|".join(sorted(_WEEKDAY_ALIASES, key=len, reverse=True))
-               + r")\b\.?", re.IGNORECASE),
-    re.compile(r"\b(" + "|".join(sorted(_MONTH_ALIASES, key=len, reverse=True))
-               + r")\.? (\d{1,2})(?:st|nd|rd|th)?\b", re.IGNORECASE),
-    re.compile(r"\b(?:the )?(\d{1,2})(?:st|nd|rd|th)? of (" + "|".join(sorted(_MONTH_ALIASES, key=len,
-                                                                               reverse=True)) + r")\b",
-               re.IGNORECASE),
+    re.compile(
+        r"\b(?:(next|this|coming) )?("
+        + "|".join(sorted(_WEEKDAY_ALIASES, key=len, reverse=True))
+        + r")\b\.?",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b("
+        + "|".join(sorted(_MONTH_ALIASES, key=len, reverse=True))
+        + r")\.? (\d{1,2})(?:st|nd|rd|th)?\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:the )?(\d{1,2})(?:st|nd|rd|th)? of ("
+        + "|".join(sorted(_MONTH_ALIASES, key=len, reverse=True))
+        + r")\b",
+        re.IGNORECASE,
+    ),
 )
-_TZ_PATTERN = re.compile(r"\b(" + "|".join(sorted(TIMEZONE_ALIASES, key=len, reverse=True))
-                         + r")(?: time)?\b", re.IGNORECASE)
+_TZ_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted(TIMEZONE_ALIASES, key=len, reverse=True)) + r")(?: time)?\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +191,11 @@ def find_slot(text: str) -> SlotMention | None:
         return None
     spans = sorted((m.start(), m.end()) for m in (day, clock) if m)
     start, end = spans[0][0], spans[-1][1]
-    zone = find_timezone(text[end:end + 24]) or find_timezone(text)
+    zone = find_timezone(text[end : end + 24]) or find_timezone(text)
     wording = text[start:end]
     tz_match = _TZ_PATTERN.search(text, end)
     if tz_match and tz_match.start() - end <= 2:
-        wording = text[start:tz_match.end()]
+        wording = text[start : tz_match.end()]
     return SlotMention(
         text=" ".join(wording.split()).rstrip(".,"),
         day_text=day.group(0).strip() if day else None,
@@ -159,12 +241,15 @@ def parse_clock(text: str) -> time | None:
         kind, direction, hour_word, half = groups
         hour = _apply_half(_number(hour_word), half)
         minutes = 30 if kind.lower() == "half" else 15
-        moment = datetime(2000, 1, 1, hour % 24) + (timedelta(minutes=-minutes) if direction == "to"
-                                                     else timedelta(minutes=minutes))
+        moment = datetime(2000, 1, 1, hour % 24) + (
+            timedelta(minutes=-minutes) if direction == "to" else timedelta(minutes=minutes)
+        )
         return moment.time()
     hour = _number(groups[0])
     minute = _number(groups[1]) if match.re is _TIME_PATTERNS[1] else 0
-    half = groups[2] if match.re is _TIME_PATTERNS[1] else groups[1] if match.re is _TIME_PATTERNS[2] else None
+    half = (
+        groups[2] if match.re is _TIME_PATTERNS[1] else groups[1] if match.re is _TIME_PATTERNS[2] else None
+    )
     if not 0 <= hour <= 23 or not 0 <= minute <= 59:
         return None
     hour = _apply_half(hour, half) if hour <= 12 else hour
@@ -186,8 +271,9 @@ def parse_day(text: str, today: date) -> date | None:
         target = _WEEKDAY_ALIASES[match.group(2).lower()]
         ahead = (target - today.weekday()) % 7 or 7
         return today + timedelta(days=ahead)
-    month_word, day_word = (match.group(1), match.group(2)) if match.re is _DAY_PATTERNS[2] else (
-        match.group(2), match.group(1))
+    month_word, day_word = (
+        (match.group(1), match.group(2)) if match.re is _DAY_PATTERNS[2] else (match.group(2), match.group(1))
+    )
     month, day = _MONTH_ALIASES[month_word.lower().rstrip(".")], int(day_word)
     for year in (today.year, today.year + 1):
         try:
@@ -227,5 +313,7 @@ def describe_slot(moment: datetime) -> str:
     hour = moment.hour % 12 or 12
     minutes = f":{moment.minute:02d}" if moment.minute else ""
     half = "am" if moment.hour < 12 else "pm"
-    return f"{WEEKDAYS[moment.weekday()].title()}, {MONTHS[moment.month - 1].title()} {moment.day} at " \
-           f"{hour}{minutes} {half}"
+    return (
+        f"{WEEKDAYS[moment.weekday()].title()}, {MONTHS[moment.month - 1].title()} {moment.day} at "
+        f"{hour}{minutes} {half}"
+    )

@@ -24,7 +24,9 @@ _TABLE_RULE = re.compile(r"(?m)^[ \t]*\|?(?:[ \t]*:?-{2,}:?[ \t]*\|)+[ \t]*:?-*:
 _TABLE_EDGE = re.compile(r"(?m)^[ \t]*\|[ \t]*|[ \t]*\|[ \t]*$")
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
 _URL = re.compile(
-    r"\b(?:https?://)?(?:www\.)?((?:[A-Za-z0-9-]+\.)+(?:" + _TLDS + r"))\b((?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*)"
+    r"\b(?:https?://)?(?:www\.)?((?:[A-Za-z0-9-]+\.)+(?:"
+    + _TLDS
+    + r"))\b((?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*)"
     r"(?:\?\S*)?",
     re.IGNORECASE,
 )
@@ -33,12 +35,16 @@ _PRICE = re.compile(
     r"((?:\s?/\s?[A-Za-z]+)*)",
     re.IGNORECASE,
 )
-_PER_WORD = re.compile(r"(?<=[A-Za-z0-9])\s?/\s?(month|mo|year|yr|user|seat|hour|hr|week|wk|day|person|minute|min|"
-                       r"call|license|agent|rep|team|month)\b", re.IGNORECASE)
-_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
+_PER_WORD = re.compile(
+    r"(?<=[A-Za-z0-9])\s?/\s?(month|mo|year|yr|user|seat|hour|hr|week|wk|day|person|minute|min|"
+    r"call|license|agent|rep|team|month)\b",
+    re.IGNORECASE,
+)
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])(?:\.\s?m\.|m\b)", re.IGNORECASE)
 _PERCENT = re.compile(r"(\d)\s?%")
-_TIME_RANGE = re.compile(r"\b(\d{1,2}(?::\d{2})?\s?(?:am|pm)?)\s?[-–]\s?(\d{1,2}(?::\d{2})?\s?(?:am|pm))\b",
-                         re.IGNORECASE)
+_TIME_RANGE = re.compile(
+    r"\b(\d{1,2}(?::\d{2})?\s?(?:am|pm)?)\s?[-–]\s?(\d{1,2}(?::\d{2})?\s?(?:am|pm))\b", re.IGNORECASE
+)
 _NUMBER_RANGE = re.compile(r"(?<![\d/-])\b(\d+)\s?[-–]\s?(\d+)\b(?![-/]\d)")
 _ABBREVIATIONS = (
     (re.compile(r"\be\.g\.,?", re.IGNORECASE), "for example"),
@@ -72,7 +78,9 @@ def _speak_url(match: re.Match[str]) -> str:
 
 
 def _speak_email(match: re.Match[str]) -> str:
-    user = re.sub(r"[._-]", lambda m: {".": " dot ", "_": " underscore ", "-": " dash "}[m.group(0)], match.group(1))
+    user = re.sub(
+        r"[._-]", lambda m: {".": " dot ", "_": " underscore ", "-": " dash "}[m.group(0)], match.group(1)
+    )
     return f"{user} at {_speak_domain(match.group(2))}"
 
 
@@ -95,7 +103,10 @@ def _speak_price(match: re.Match[str]) -> str:
 def _speak_clock(match: re.Match[str]) -> str:
     hour, minute, half = match.groups()
     time = f"{hour}:{minute}" if minute and minute != "00" else hour
-    return f"{time} {half.lower()}m"
+    rest = match.string[match.end() :]
+    # "p.m." swallowed a full stop that also ended the sentence
+    ends_sentence = match.group(0).endswith(".") and (not rest.strip() or re.match(r"\s+[A-Z]", rest))
+    return f"{time} {half.lower()}m" + ("." if ends_sentence else "")
 
 
 def _end_lines(text: str) -> str:

@@ -14,11 +14,20 @@ VARIABLE_PATTERN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 SYSTEM_PREFIX = "system__"
 SECRET_PREFIX = "secret__"
 # Filled by the platform when a call starts, so an outbound request never has to provide them.
-SYSTEM_VARIABLES = frozenset({
-    "system__agent_id", "system__current_agent_id", "system__caller_id", "system__called_number",
-    "system__call_duration_secs", "system__time_utc", "system__conversation_id", "system__call_sid",
-    "system__time", "system__timezone",
-})
+SYSTEM_VARIABLES = frozenset(
+    {
+        "system__agent_id",
+        "system__current_agent_id",
+        "system__caller_id",
+        "system__called_number",
+        "system__call_duration_secs",
+        "system__time_utc",
+        "system__conversation_id",
+        "system__call_sid",
+        "system__time",
+        "system__timezone",
+    }
+)
 
 
 def variable_names(text: str) -> list[str]:
@@ -92,7 +101,9 @@ def _tool_templates(tool: Mapping[str, Any]) -> Iterable[str]:
         yield from _strings_in(schema.get(key) or {})
 
 
-def referenced_variables(agent_config: Mapping[str, Any], tools: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+def referenced_variables(
+    agent_config: Mapping[str, Any], tools: Sequence[Mapping[str, Any]] = ()
+) -> list[str]:
     """Every ``{{name}}`` in first_message, the prompt and the agent's tools, in order of appearance."""
     agent = agent_config.get("agent") or {}
     prompt = agent.get("prompt") or {}

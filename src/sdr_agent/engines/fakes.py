@@ -175,6 +175,8 @@ class FakeSTTStream:
         if rms(frame.pcm) < self.engine.speech_rms:
             return
         self._rate = frame.sample_rate
+        if self._speech_ms == 0.0:
+            self._start_s = (self.sent_ms - frame.duration_ms) / 1000.0  # starts at its first voiced frame
         self._speech_ms += frame.duration_ms
         self._voiced.append(frame.pcm)
         if self._text is None and self._speech_ms >= self.engine.claim_after_ms and not self.engine.markers:

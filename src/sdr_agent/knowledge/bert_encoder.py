@@ -134,10 +134,11 @@ class BertEncoder:
         bias = ((1.0 - attention_mask.astype(np.float32)) * np.float32(-1e9))[:, None, None, :]
         for layer in self._layers:
             hidden = self._layer_forward(hidden, layer, bias, batch, seq)
-        return hidden.reshape(batch, seq, self.config.hidden_size)
+        out: F32 = hidden.reshape(batch, seq, self.config.hidden_size)
+        return out
 
     def _layer_forward(self, hidden: F32, layer: _Layer, bias: F32, batch: int, seq: int) -> F32:
-        """``hidden`` is (batch*seq, hidden): dense layers as plain 2-D GEMMs are several times faster."""
+        """``hidden`` is (batch*seq, hidden), so each dense layer is one 2-D GEMM."""
         cfg = self.config
         heads = cfg.num_heads
         head_dim = cfg.hidden_size // heads

@@ -1,4 +1,4 @@
-"""Open the Chroma client the settings ask for: embedded on disk by default, a server when SDR_CHROMA_URL is set."""
+"""Open the Chroma client the settings ask for: embedded on disk, or a server when SDR_CHROMA_URL is set."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def open_chroma(chroma_url: str | None, chroma_path: Path) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if chroma_url:
         server = parse_chroma_url(chroma_url)
-        return chromadb.HttpClient(host=server.host, port=server.port, ssl=server.ssl, settings=chroma_settings)
+        return chromadb.HttpClient(
+            host=server.host, port=server.port, ssl=server.ssl, settings=chroma_settings
+        )
     chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)

@@ -15,6 +15,7 @@ _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace and a
 # capital, digit, quote or bullet. Decimal points ("4.5") and most abbreviations ("e.g. the") survive.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[•\-–])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "vs.", "Inc.", "Ltd.", "Co.", "Jr.", "Sr.", "No.")
 
 
@@ -86,19 +87,16 @@ def split_sections(text: str) -> list[Section]:
             path.append((level, heading.group(2).strip()))
         elif not line:
             end_paragraph()
-        elif _is_list_item(line):
-            # List items are separate statements even without a full stop.
+        elif _LIST_ITEM.match(line):
+            # A list item is a statement of its own: the bullet goes, a full stop ends it if it has none.
             end_paragraph()
-            current.append(line)
+            item = _LIST_ITEM.sub("", line).strip()
+            current.append(item if item.endswith((".", "!", "?", ":", ";")) else f"{item}.")
             end_paragraph()
         else:
             current.append(line)
     end_section()
     return sections
-
-
-def _is_list_item(line: str) -> bool:
-    return bool(re.match(r"^([-*+•]|\d{1,3}[.)])\s+", line))
 
 
 def split_sentences(paragraph: str) -> list[str]:

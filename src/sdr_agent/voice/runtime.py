@@ -1,13 +1,133 @@
-"""Start/stop of engines and the call registry (placeholder)."""
+"""Process-wide voice runtime: engines (built once, warmed up at start), the live-call registry,
+and the builder that gives each call its own CallSession."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sdr_agent.engines.base import ContextPassage
+from sdr_agent.engines.factory import EngineSet, build_engines, engines_for_agent
 from sdr_agent.services import Services
+from sdr_agent.storage.repos.agents import Agent
+from sdr_agent.storage.repos.conversations import Conversation
+from sdr_agent.voice.config import SessionDeps, session_config
+from sdr_agent.voice.ports import CallControl
+from sdr_agent.voice.session import CallSession
+from sdr_agent.voice.storage_sink import StorageSink
+from sdr_agent.voice.transport import MediaTransport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VoiceRuntime:
+    engines: EngineSet
+    calls: dict[str, CallSession] = field(default_factory=dict)
 
 
 async def on_startup(services: Services) -> None:
-    return None
+    engines = build_engines(services.settings)
+    try:
+        await engines.tts.warm_up()
+    except Exception:
+        log.exception("TTS warm-up failed; the first sentence may be slow")
+    services.extras["voice"] = VoiceRuntime(engines=engines)
 
 
 async def on_shutdown(services: Services) -> None:
-    return None
+    runtime = services.extras.get("voice")
+    if isinstance(runtime, VoiceRuntime):
+        for session in list(runtime.calls.values()):
+            await session.finish(ended_ok=False, reason="server shutting down")
+
+
+def voice_runtime(services: Services) -> VoiceRuntime:
+    runtime = services.extras.get("voice")
+    if not isinstance(runtime, VoiceRuntime):
+        runtime = VoiceRuntime(engines=build_engines(services.settings))
+        services.extras["voice"] = runtime
+    return runtime
+
+
+async def create_session(
+    services: Services,
+    *,
+    conversation: Conversation,
+    agent: Agent,
+    stream_sid: str,
+    call_sid: str,
+    transport: MediaTransport,
+    control: CallControl | None,
+) -> CallSession:
+    from sdr_agent.dialogue.factory import DialogueDeps, build_dialogue
+
+    runtime = voice_runtime(services)
+    config_dict = _effective_config(agent.conversation_config, conversation.config_override)
+    engines = engines_for_agent(runtime.engines, services.settings, config_dict)
+    sink = StorageSink(services, conversation.conversation_id)
+    await sink.mark_started(stream_sid=stream_sid, call_sid=call_sid)
+    dialogue = build_dialogue(
+        agent_config=config_dict,
+        platform_settings=agent.platform_settings,
+        agent_id=agent.agent_id,
+        agent_name=agent.name,
+        dynamic_variables={k: str(v) for k, v in conversation.dynamic_variables.items()},
+        deps=DialogueDeps(
+            llm=engines.llm,
+            retrieve=_retriever(services),
+            book_meeting=_meeting_booker(services, agent.agent_id, conversation.conversation_id),
+            http=None,
+            clock=lambda: datetime.now(UTC),
+        ),
+    )
+    session = CallSession(
+        conversation_id=conversation.conversation_id,
+        call_sid=call_sid,
+        deps=SessionDeps(
+            stt=engines.stt, tts=engines.tts, vad=engines.vad_factory(), dialogue=dialogue, sink=sink,
+            control=control,
+        ),
+        config=session_config(services.settings, config_dict),
+        transport=transport,
+    )
+    runtime.calls[call_sid] = session
+    return session
+
+
+def forget_session(services: Services, call_sid: str) -> None:
+    voice_runtime(services).calls.pop(call_sid, None)
+
+
+def _effective_config(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    from sdr_agent.storage.repos.jsonmerge import deep_merge
+
+    return deep_merge(base, override or {}) if override else base
+
+
+def _retriever(services: Services) -> Any:
+    from sdr_agent.knowledge.store import knowledge_store
+
+    async def retrieve(question: str, document_ids: Sequence[str], k: int) -> list[ContextPassage]:
+        if not document_ids:
+            return []
+        return await knowledge_store(services).query(question, document_ids, k)
+
+    return retrieve
+
+
+def _meeting_booker(services: Services, agent_id: str, conversation_id: str) -> Any:
+    from sdr_agent.storage.repos.meetings import NewMeeting, save_meeting
+
+    async def book(request: Any) -> dict[str, Any]:
+        meeting = NewMeeting(
+            starts_at=request.starts_at, timezone=request.timezone, duration_minutes=request.duration_minutes,
+            name=request.name, email=request.email, phone=request.phone, notes=request.notes or request.when_text,
+        )
+        async with services.db.session() as session:
+            return await save_meeting(session, meeting, agent_id=agent_id, conversation_id=conversation_id)
+
+    return book

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from sdr_agent.audio.mulaw import pcm_to_ulaw, ulaw_to_pcm
@@ -46,11 +46,13 @@ log = logging.getLogger(__name__)
 
 
 class _Hold:
-    """The agent went quiet because the caller started talking; waiting for words to decide."""
+    """The agent stopped sending because the caller started talking; waiting for words to decide."""
 
-    def __init__(self, onset_at: float, clear_at: float) -> None:
+    def __init__(self, onset_at: float, paused_at: float, audible_until: float) -> None:
         self.onset_at = onset_at
-        self.clear_at = clear_at
+        self.paused_at = paused_at
+        self.audible_until = audible_until  # the paced lead already at Twilio still plays until then
+        self.confirmed = False  # energy + VAD sustained for the seed's minimum duration
         self.utterance: Utterance | None = None
 
 
@@ -91,6 +93,7 @@ class CallSession:
         self._hold: _Hold | None = None
         self._stt: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._writes: asyncio.Queue[TurnRecord | None] = asyncio.Queue()
         self._audio_ms = 0.0
         self._started_at = 0.0
@@ -130,8 +133,8 @@ class CallSession:
         if turn is not None and not turn.closed:
             played_all = turn.all_played(self.player)
             self._close_agent_turn(turn, interrupted=not played_all, at=now)
-        for task in self._tasks:
-            if task.get_name() != "turn-writer":
+        for task in [*self._tasks, *self._side_tasks]:
+            if task.get_name() not in ("turn-writer", "leave-call"):
                 task.cancel()
         if turn is not None and turn.task is not None:
             turn.task.cancel()
@@ -200,27 +203,28 @@ class CallSession:
         return self._hold is not None or self.player.audible(now) or turn.producing
 
     async def _bargein_step(self, energy: float, prob: float, frame_start_ms: float, now: float) -> None:
+        """Stop *sending* at a speech onset (the caller stops hearing the agent once the small paced lead
+        has played); ``clear`` only once the first words show a real interruption."""
         event = self.bargein.process(energy, prob, frame_start_ms)
-        if not self._agent_speaking(now) or self._hold is not None:
-            if event is BargeInEvent.ABORTED and self._hold is None and self.player.paused:
+        if not self._agent_speaking(now):
+            if self.player.paused and self._hold is None:
                 self.player.resume()
             return
-        if event is BargeInEvent.CANDIDATE:
-            self.player.pause()
-        elif event is BargeInEvent.ABORTED:
-            self.player.resume()
-        elif event is BargeInEvent.CONFIRMED:
+        if self._utterance is not None and self._utterance.discarded:
+            return  # still the backchannel we already let pass
+        if event is BargeInEvent.CANDIDATE and self._hold is None:
             onset_ms = self.bargein.onset_ms if self.bargein.onset_ms is not None else frame_start_ms
             onset_at = now - (self._audio_ms - onset_ms) / 1000.0
-            await self.player.clear()
-            self.recorder.cut_agent_after(now)
-            self._hold = _Hold(onset_at=onset_at, clear_at=now)
+            self.player.pause()
+            self._hold = _Hold(onset_at=onset_at, paused_at=now, audible_until=max(now, self.player.playout_end))
             self._hold.utterance = self._utterance
             self.stats.bargein_holds += 1
-            if self.agent_turn is not None:
-                self.agent_turn.bargein_detect_ms = round((now - onset_at) * 1000.0, 1)
+        elif event is BargeInEvent.ABORTED and self._hold is not None and not self._hold.confirmed:
+            self._resume_after_hold(self._hold, counted_as=None)
+        elif event is BargeInEvent.CONFIRMED and self._hold is not None:
+            self._hold.confirmed = True
 
-    def _decide_hold(self, text: str, now: float, timed_out: bool = False) -> None:
+    async def _decide_hold(self, text: str, now: float, timed_out: bool = False) -> None:
         hold, turn = self._hold, self.agent_turn
         if hold is None or turn is None:
             return
@@ -228,30 +232,42 @@ class CallSession:
         if verdict is WordsVerdict.NONE and not timed_out:
             return
         if verdict is WordsVerdict.INTERRUPTION or (
-            verdict is WordsVerdict.NONE and self.segmenter.in_speech
+            verdict is WordsVerdict.NONE and hold.confirmed and self.segmenter.in_speech
         ):
-            self._interrupt(turn, hold)
+            await self._interrupt(turn, hold, now)
             return
-        # Backchannel, echo or a short non-speech sound: carry on with the same sentence.
-        if verdict is WordsVerdict.ECHO:
-            turn.echo_ignored += 1
-        else:
-            turn.backchannels += 1
-        turn.hiccups += 1
+        # Backchannel, the agent's own echo, or a short sound: carry on with the same sentence.
+        self._resume_after_hold(hold, counted_as=verdict)
+
+    def _resume_after_hold(self, hold: _Hold, counted_as: WordsVerdict | None) -> None:
+        turn = self.agent_turn
+        if turn is not None and counted_as is not None:
+            if counted_as is WordsVerdict.ECHO:
+                turn.echo_ignored += 1
+            else:
+                turn.backchannels += 1
+            if self.clock() > hold.audible_until:
+                turn.hiccups += 1
         self.stats.resumes += 1
-        if hold.utterance is not None:
+        if hold.utterance is not None and counted_as is not None:
             self._discard(hold.utterance)
         self._hold = None
         self.bargein.reset()
         self.player.resume()
 
-    def _interrupt(self, turn: AgentTurn, hold: _Hold) -> None:
+    async def _interrupt(self, turn: AgentTurn, hold: _Hold, now: float) -> None:
         self._hold = None
         self.stats.interruptions += 1
+        await self.player.clear()
+        self.recorder.cut_agent_after(now)
         self.player.drop_pending()
         if turn.task is not None:
             turn.task.cancel()
-        self._close_agent_turn(turn, interrupted=True, at=hold.clear_at)
+        stopped_at = min(now, hold.audible_until)
+        turn.bargein_detect_ms = round((hold.paused_at - hold.onset_at) * 1000.0, 1)
+        turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
+        turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
+        self._close_agent_turn(turn, interrupted=True, at=stopped_at)
 
     # ================================================================ caller turns
     async def _segment_step(self, frame: AudioFrame, prob: float, now: float) -> None:
@@ -281,7 +297,7 @@ class CallSession:
         if turn is not None and self._hold is None and turn.last_voice_at is not None:
             if now - turn.last_voice_at >= self.config.end_silence_ms / 1000.0:
                 self.caller_turn = None
-                self._tasks.append(asyncio.create_task(self._answer(turn), name="answer"))
+                self._spawn(self._answer(turn), "answer")
 
     async def _send_stt(self, frame: AudioFrame) -> None:
         try:
@@ -347,7 +363,7 @@ class CallSession:
             target.partial = result.text
         hold = self._hold
         if hold is not None and (hold.utterance is None or hold.utterance is target):
-            self._decide_hold(target.text, now)
+            self._spawn(self._decide_hold(target.text, now), "decide-hold")
 
     async def _answer(self, turn: CallerTurn) -> None:
         caller_end_at = turn.last_voice_at or self.clock()
@@ -492,13 +508,14 @@ class CallSession:
             ))
         if turn.latency_ms is not None:
             self.stats.latencies_ms.append(turn.latency_ms)
-        if turn.bargein_detect_ms is not None and interrupted:
-            self.stats.bargein_detect_ms.append(turn.bargein_detect_ms)
+        if turn.stop_latency_ms is not None and interrupted:
+            self.stats.bargein_detect_ms.append(turn.bargein_detect_ms or 0.0)
+            self.stats.stop_latency_ms.append(turn.stop_latency_ms)
         self._last_activity = self.clock()
         self._turn_idle.set()
         if not interrupted and (turn.end_call or turn.transfer):
             self._ending = True
-            self._tasks.append(asyncio.create_task(self._leave_call(turn), name="leave-call"))
+            self._spawn(self._leave_call(turn), "leave-call")
 
     async def _leave_call(self, turn: AgentTurn) -> None:
         control = self.deps.control
@@ -522,15 +539,15 @@ class CallSession:
             await asyncio.sleep(0.05)
             now = self.clock()
             try:
-                self._check_timers(now)
+                await self._check_timers(now)
             except Exception:
                 log.exception("session timer check failed")
 
-    def _check_timers(self, now: float) -> None:
+    async def _check_timers(self, now: float) -> None:
         hold = self._hold
         if hold is not None and now - hold.onset_at >= self.config.decision_window_ms / 1000.0:
             text = hold.utterance.text if hold.utterance is not None else ""
-            self._decide_hold(text, now, timed_out=True)
+            await self._decide_hold(text, now, timed_out=True)
         turn = self.agent_turn
         if turn is not None and not turn.closed and not turn.producing and not self.player.has_pending():
             if now > self.player.playout_end + self.config.mark_grace_s:
@@ -559,6 +576,11 @@ class CallSession:
 
     def _t(self, at: float | None = None) -> float:
         return round((at if at is not None else self.clock()) - self._started_at, 2)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _save_turn(self, record: TurnRecord) -> None:
         self._writes.put_nowait(record)

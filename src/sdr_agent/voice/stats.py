@@ -18,6 +18,7 @@ class CallStats:
     mark_timeouts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     bargein_detect_ms: list[float] = field(default_factory=list)
+    stop_latency_ms: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,8 +12,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sdr_agent.storage.repos.conversations import Conversation, TurnRecord
-from sdr_agent.storage.repos.timeutil import unix_secs
+from sdr_agent.api.schemas.conversations import conversation_response
+from sdr_agent.storage.repos.conversations import Conversation
 
 POST_CALL_TRANSCRIPTION = "post_call_transcription"
 POST_CALL_AUDIO = "post_call_audio"
@@ -28,45 +28,17 @@ SUBSCRIPTION_EVENTS: dict[str, str] = {
 
 
 def envelope(event_type: str, data: dict[str, Any], *, timestamp: int | None = None) -> str:
-    body = {"type": event_type, "event_timestamp": int(time.time()) if timestamp is None else timestamp,
-            "data": data}
+    body = {
+        "type": event_type,
+        "event_timestamp": int(time.time()) if timestamp is None else timestamp,
+        "data": data,
+    }
     return json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=_json_default)
 
 
-def transcript_item(turn: TurnRecord) -> dict[str, Any]:
-    return {
-        "role": turn.role,
-        "message": turn.message,
-        "time_in_call_secs": int(round(turn.time_in_call_secs)),
-        "tool_calls": list(turn.tool_calls),
-        "tool_results": list(turn.tool_results),
-        "interrupted": turn.interrupted,
-        "feedback": None,
-        "conversation_turn_metrics": dict(turn.metrics) or None,
-        "sentiment": turn.sentiment,
-    }
-
-
 def conversation_payload(conversation: Conversation, agent_name: str | None) -> dict[str, Any]:
-    """The GET-conversation object (ElevenLabs shape) for one conversation with its turns."""
-    has_audio = bool(conversation.audio_path)
-    return {
-        "agent_id": conversation.agent_id,
-        "agent_name": agent_name,
-        "conversation_id": conversation.conversation_id,
-        "status": conversation.status,
-        "user_id": None,
-        "transcript": [transcript_item(t) for t in conversation.turns],
-        "metadata": _metadata(conversation),
-        "analysis": conversation.analysis,
-        "conversation_initiation_client_data": {
-            "dynamic_variables": dict(conversation.dynamic_variables),
-            "conversation_config_override": dict(conversation.config_override),
-        },
-        "has_audio": has_audio,
-        "has_user_audio": has_audio,
-        "has_response_audio": has_audio,
-    }
+    """The GET-conversation object, from the same serialiser the conversations API uses."""
+    return conversation_response(conversation, agent_name).model_dump(mode="json")
 
 
 def transcription_data(
@@ -95,30 +67,6 @@ def initiation_failure_data(
         "failure_reason": failure_reason,
         "metadata": {"type": "twilio", "body": dict(body)},
     }
-
-
-def _metadata(conversation: Conversation) -> dict[str, Any]:
-    stored = dict(conversation.metadata)
-    started = conversation.started_at or conversation.created_at
-    metadata: dict[str, Any] = {
-        "start_time_unix_secs": unix_secs(started),
-        "call_duration_secs": int(round(conversation.duration_secs)),
-        "termination_reason": conversation.termination_reason,
-    }
-    if conversation.call_sid:
-        inbound = conversation.direction == "inbound"
-        metadata["phone_call"] = {
-            "type": "twilio",
-            "direction": conversation.direction,
-            "phone_number_id": conversation.phone_number_id,
-            "agent_number": conversation.to_number if inbound else conversation.from_number,
-            "external_number": conversation.from_number if inbound else conversation.to_number,
-            "call_sid": conversation.call_sid,
-            "stream_sid": conversation.stream_sid,
-        }
-    # What the call loop stored wins over what is derived from columns.
-    metadata.update({k: v for k, v in stored.items() if v is not None})
-    return metadata
 
 
 def _json_default(value: object) -> Any:

@@ -1,10 +1,10 @@
 """The delivery outbox (``webhook_deliveries``): enqueue inside the caller's transaction, claim safely, record
 attempts, list and replay.
 
-Claiming is a compare-and-set on ``(status, attempts, next_attempt_at)``: a claimed row becomes ``sending``
-with ``next_attempt_at`` moved one lease ahead, and its new ``attempts`` value fences later writes. Two workers
-(or two processes, on SQLite or PostgreSQL) can race for the same row and only one update matches; a worker
-that dies mid-send leaves a lease that expires, after which the row is due again.
+Claiming is a compare-and-set on ``(status, attempts, next_attempt_at)``: a claimed row becomes
+``sending`` with ``next_attempt_at`` moved one lease ahead, and its new ``attempts`` value fences later
+writes. Two workers (or two processes, on SQLite or PostgreSQL) can race for the same row and only one
+update matches; a worker that dies mid-send leaves a lease that expires, after which the row is due again.
 """
 
 from __future__ import annotations
@@ -152,7 +152,9 @@ async def claim_due(db: Database, *, now: datetime, lease_s: float, limit: int) 
     return claimed
 
 
-async def record_attempt(db: Database, claim: ClaimedDelivery, result: AttemptResult, *, now: datetime) -> bool:
+async def record_attempt(
+    db: Database, claim: ClaimedDelivery, result: AttemptResult, *, now: datetime
+) -> bool:
     """Store the attempt's outcome; False when the claim was lost (lease expired and someone else took it)."""
     async with db.session() as session:
         row = await session.get(WebhookDeliveryRow, claim.delivery_id, populate_existing=True)
@@ -222,7 +224,9 @@ async def list_deliveries(
         query = query.where(WebhookDeliveryRow.conversation_id == conversation_id)
     if event_type is not None:
         query = query.where(WebhookDeliveryRow.event_type == event_type)
-    query = newest_first(query, WebhookDeliveryRow.created_at, WebhookDeliveryRow.delivery_id, cursor, page_size)
+    query = newest_first(
+        query, WebhookDeliveryRow.created_at, WebhookDeliveryRow.delivery_id, cursor, page_size
+    )
     rows = (await session.scalars(query)).all()
     return make_page([_record(r) for r in rows], page_size, lambda d: (d.created_at, d.delivery_id))
 
@@ -235,7 +239,9 @@ async def replay(session: AsyncSession, delivery_id: str, *, now: datetime) -> D
     if row is None:
         return None
     if row.status != DEAD:
-        raise ReplayConflictError(f"delivery '{delivery_id}' is {row.status}; only dead deliveries can be replayed")
+        raise ReplayConflictError(
+            f"delivery '{delivery_id}' is {row.status}; only dead deliveries can be replayed"
+        )
     row.status = PENDING
     row.next_attempt_at = now
     row.attempt_log = _trim_log([*list(row.attempt_log or []), {"replayed_at": now.isoformat()}])

@@ -32,7 +32,9 @@ class Target:
     event_types: set[str]
 
 
-def effective_webhook_settings(workspace: dict[str, Any], platform_settings: dict[str, Any]) -> dict[str, Any]:
+def effective_webhook_settings(
+    workspace: dict[str, Any], platform_settings: dict[str, Any]
+) -> dict[str, Any]:
     overrides = platform_settings.get("workspace_overrides") if isinstance(platform_settings, dict) else None
     agent_webhooks = overrides.get("webhooks") if isinstance(overrides, dict) else None
     merged = dict(workspace.get("webhooks") or {}) if isinstance(workspace.get("webhooks"), dict) else {}

@@ -1,4 +1,8 @@
-"""ElevenLabs webhook signatures: ``ElevenLabs-Signature: t=<unix>,v0=<hex HMAC-SHA256(secret, "<t>.<body>")>``."""
+"""ElevenLabs webhook signatures.
+
+Header ``ElevenLabs-Signature: t=<unix>,v0=<hex HMAC-SHA256(secret, "<t>.<body>")>``,
+signed over the exact bytes sent.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v0={digest}"
 
 
-def verify(body: bytes, header: str, secret: str, *, now: float | None = None,
-           tolerance_s: int = TOLERANCE_S) -> None:
+def verify(
+    body: bytes, header: str, secret: str, *, now: float | None = None, tolerance_s: int = TOLERANCE_S
+) -> None:
     """Check a header the way receivers do; raises SignatureError. Used by our own tests and tools."""
     if not header:
         raise SignatureError("missing signature header")

@@ -132,7 +132,7 @@ class DeliveryWorker:
                 break
             if handled >= self._settings.batch_size:
                 continue
-            pause = self._settings.poll_interval_s * min(2 ** failures, 30)
+            pause = self._settings.poll_interval_s * min(2**failures, 30)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
@@ -142,16 +142,22 @@ class DeliveryWorker:
             result = await self._attempt(claim)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(outbox.release(self._db, claim, now=utcnow(), reason="interrupted by shutdown"))
+                await asyncio.shield(
+                    outbox.release(self._db, claim, now=utcnow(), reason="interrupted by shutdown")
+                )
             raise
         except Exception as exc:
             log.exception("webhook delivery %s failed unexpectedly", claim.delivery_id)
-            result = self._retry_or_give_up(claim, AttemptResult(outcome="retry", error=f"internal error: {exc}"))
+            result = self._retry_or_give_up(
+                claim, AttemptResult(outcome="retry", error=f"internal error: {exc}")
+            )
         if not await outbox.record_attempt(self._db, claim, result, now=utcnow()):
-            log.warning("webhook delivery %s: claim was lost before its attempt was recorded", claim.delivery_id)
+            log.warning(
+                "webhook delivery %s: claim was lost before its attempt was recorded", claim.delivery_id
+            )
 
     async def _attempt(self, claim: ClaimedDelivery) -> AttemptResult:
-        secret, problem = await self._secret_for(claim)
+        secret, url, problem = await self._receiver(claim)
         if secret is None:
             return AttemptResult(outcome="dead", error=problem)
         body = claim.payload.encode("utf-8")
@@ -163,8 +169,9 @@ class DeliveryWorker:
         }
         started = time.perf_counter()
         try:
-            response = await self._http.post(claim.url, content=body, headers=headers,
-                                             timeout=self._settings.timeout_s)
+            response = await self._http.post(
+                url, content=body, headers=headers, timeout=self._settings.timeout_s
+            )
         except httpx.TimeoutException as exc:
             return self._retry_or_give_up(claim, self._failure(f"timeout: {type(exc).__name__}", started))
         except httpx.HTTPError as exc:
@@ -172,26 +179,41 @@ class DeliveryWorker:
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         verdict = classify(response.status_code)
         if verdict == "delivered":
-            return AttemptResult(outcome="delivered", status_code=response.status_code, duration_ms=elapsed_ms)
+            return AttemptResult(
+                outcome="delivered", status_code=response.status_code, duration_ms=elapsed_ms
+            )
         error = f"HTTP {response.status_code}: {response.text[:_ERROR_BODY_CHARS]}".strip()
-        result = AttemptResult(outcome=verdict, status_code=response.status_code, error=error,
-                               duration_ms=elapsed_ms)
+        result = AttemptResult(
+            outcome=verdict, status_code=response.status_code, error=error, duration_ms=elapsed_ms
+        )
         if verdict == "dead":
-            log.warning("webhook delivery %s to %s rejected with HTTP %d; marked dead (replayable)",
-                        claim.delivery_id, _host(claim.url), response.status_code)
+            log.warning(
+                "webhook delivery %s to %s rejected with HTTP %d; marked dead (replayable)",
+                claim.delivery_id,
+                _host(url),
+                response.status_code,
+            )
             return result
         return self._retry_or_give_up(claim, result, hint_s=retry_after_s(response))
 
-    def _retry_or_give_up(self, claim: ClaimedDelivery, result: AttemptResult,
-                          hint_s: float | None = None) -> AttemptResult:
-        delay = backoff_delay(claim.attempt, self._settings.base_delay_s, self._settings.max_delay_s, self._rng)
+    def _retry_or_give_up(
+        self, claim: ClaimedDelivery, result: AttemptResult, hint_s: float | None = None
+    ) -> AttemptResult:
+        delay = backoff_delay(
+            claim.attempt, self._settings.base_delay_s, self._settings.max_delay_s, self._rng
+        )
         if hint_s is not None:
             delay = max(delay, min(hint_s, self._settings.max_delay_s))
         now = utcnow()
         next_at = now + timedelta(seconds=delay)
         if next_at > claim.window_start + timedelta(seconds=self._settings.max_age_s):
-            log.warning("webhook delivery %s to %s gave up after %d attempts: %s",
-                        claim.delivery_id, _host(claim.url), claim.attempt, result.error)
+            log.warning(
+                "webhook delivery %s to %s gave up after %d attempts: %s",
+                claim.delivery_id,
+                _host(claim.url),
+                claim.attempt,
+                result.error,
+            )
             result.outcome = "dead"
             result.error = f"gave up after {claim.attempt} attempts: {result.error}"
             return result
@@ -199,22 +221,24 @@ class DeliveryWorker:
         return result
 
     def _failure(self, error: str, started: float) -> AttemptResult:
-        return AttemptResult(outcome="retry", error=error, duration_ms=(time.perf_counter() - started) * 1000.0)
+        return AttemptResult(
+            outcome="retry", error=error, duration_ms=(time.perf_counter() - started) * 1000.0
+        )
 
-    async def _secret_for(self, claim: ClaimedDelivery) -> tuple[str | None, str]:
-        """The signing secret, or None and why this delivery cannot be sent."""
-        secret = self._fallback_secret
+    async def _receiver(self, claim: ClaimedDelivery) -> tuple[str | None, str, str]:
+        """(signing secret, URL, problem): the receiver's current URL and secret, or None and why not."""
+        secret, url = self._fallback_secret, claim.url
         if claim.webhook_id is not None:
             async with self._db.session() as session:
                 config = await get_webhook_config(session, claim.webhook_id)
             if config is None:
-                return None, f"webhook '{claim.webhook_id}' no longer exists"
+                return None, url, f"webhook '{claim.webhook_id}' no longer exists"
             if config.is_disabled:
-                return None, f"webhook '{claim.webhook_id}' is disabled"
-            secret = config.secret or secret
+                return None, url, f"webhook '{claim.webhook_id}' is disabled"
+            secret, url = config.secret or secret, config.url
         if not secret:
-            return None, "no signing secret (set one on the webhook or SDR_WEBHOOK_SECRET)"
-        return secret, ""
+            return None, url, "no signing secret (set one on the webhook or SDR_WEBHOOK_SECRET)"
+        return secret, url, ""
 
     def _lease_s(self) -> float:
         return max(self._settings.lease_s, self._settings.timeout_s + 5.0)

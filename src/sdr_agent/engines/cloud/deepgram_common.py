@@ -44,8 +44,8 @@ def http_base(url: str) -> str:
     return base
 
 
-def with_query(url: str, params: Mapping[str, str | int | float | bool]) -> str:
-    encoded = {key: (str(value).lower() if isinstance(value, bool) else str(value)) for key, value in params.items()}
+def with_query(url: str, params: Mapping[str, str | int | float]) -> str:
+    encoded = {key: str(v).lower() if isinstance(v, bool) else str(v) for key, v in params.items()}
     return f"{url}?{urlencode(encoded)}"
 
 

@@ -1,9 +1,9 @@
 """Turns Deepgram listen messages into the pipeline's partial and final transcripts.
 
-Deepgram finalises an utterance in segments: ``is_final`` segments accumulate until ``speech_final`` (endpoint),
-an ``UtteranceEnd`` or a ``from_finalize`` result closes the utterance. The pipeline wants one final per caller
-utterance, so segments are joined here: every interim and every non-closing ``is_final`` segment becomes a
-partial carrying the whole utterance so far, and the closing message becomes one
+Deepgram finalises an utterance in segments: ``is_final`` segments accumulate until ``speech_final``
+(endpoint), an ``UtteranceEnd`` or a ``from_finalize`` result closes the utterance. The pipeline wants one
+final per caller utterance, so segments are joined here: every interim and every non-closing ``is_final``
+segment becomes a partial carrying the whole utterance so far, and the closing message becomes one
 ``Transcript(is_final=True, speech_final=True)`` with the whole utterance.
 """
 
@@ -93,7 +93,7 @@ class UtteranceAssembler:
         self._end_s = 0.0
 
     def on_results(self, message: ListenMessage, offset_s: float) -> Transcript | None:
-        """A partial for interim and open segments, or the closing final. ``None`` when there is nothing new."""
+        """A partial for interim and open segments, or the closing final; ``None`` when nothing is new."""
         start, end = offset_s + message.start_s, offset_s + message.end_s
         if not message.is_final:
             if not message.text:

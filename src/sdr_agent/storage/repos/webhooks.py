@@ -86,7 +86,9 @@ async def get_webhook_config(session: AsyncSession, webhook_id: str) -> WebhookC
 
 async def list_webhook_configs(session: AsyncSession) -> list[WebhookConfig]:
     rows = await session.scalars(
-        select(WebhookConfigRow).order_by(WebhookConfigRow.created_at.desc(), WebhookConfigRow.webhook_id.desc())
+        select(WebhookConfigRow).order_by(
+            WebhookConfigRow.created_at.desc(), WebhookConfigRow.webhook_id.desc()
+        )
     )
     return [_record(r) for r in rows]
 
@@ -94,10 +96,7 @@ async def list_webhook_configs(session: AsyncSession) -> list[WebhookConfig]:
 async def list_subscribed_configs(session: AsyncSession, agent_id: str | None) -> list[WebhookConfig]:
     """Enabled receivers that subscribed to events themselves (seed shape), for this agent or every agent."""
     rows = await session.scalars(select(WebhookConfigRow).where(WebhookConfigRow.is_disabled.is_(False)))
-    return [
-        _record(r) for r in rows
-        if r.events and (r.agent_id is None or r.agent_id == agent_id)
-    ]
+    return [_record(r) for r in rows if r.events and (r.agent_id is None or r.agent_id == agent_id)]
 
 
 async def update_webhook_config(

@@ -1,0 +1,30 @@
+"""What a call's dialogue needs from the outside world, injected by the voice session."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from sdr_agent.dialogue.meetings import MeetingRequest
+from sdr_agent.engines.base import ContextPassage, Embedder, LanguageModel
+
+Retriever = Callable[[str, Sequence[str], int], Awaitable[list[ContextPassage]]]
+MeetingBooker = Callable[[MeetingRequest], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class DialogueDeps:
+    llm: LanguageModel
+    retrieve: Retriever  # (question, document ids, k) → passages, best first
+    book_meeting: MeetingBooker | None  # persists the meeting; returns a result dict
+    http: httpx.AsyncClient | None  # for webhook tools (None: a client per request)
+    clock: Callable[[], datetime]  # aware UTC "now"
+    embedder: Embedder | None = None  # optional nearest-neighbour help for the intent classifier
+    context_window_tokens: int = 4096
+    max_output_tokens: int = 200
+    retrieval_k: int = 3
+    default_timezone: str = "UTC"  # for meetings when neither the caller nor a variable names one

@@ -1,0 +1,65 @@
+"""``build_dialogue``: one ``AgentDialogue`` per call from the agent's ElevenLabs-shaped configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sdr_agent.dialogue.conversation import AgentDialogue, DialogueSetup
+from sdr_agent.dialogue.deps import DialogueDeps, MeetingBooker, Retriever
+from sdr_agent.dialogue.playbook import load_playbook
+from sdr_agent.dialogue.tool_config import load_toolbox
+from sdr_agent.dialogue.variables import VariableScope, substitute
+
+__all__ = ["DialogueDeps", "MeetingBooker", "Retriever", "build_dialogue", "knowledge_document_ids"]
+
+
+def knowledge_document_ids(agent_config: Mapping[str, Any]) -> tuple[str, ...]:
+    prompt = (agent_config.get("agent") or {}).get("prompt") or {}
+    ids = [
+        str(doc["id"])
+        for doc in prompt.get("knowledge_base") or []
+        if isinstance(doc, Mapping) and doc.get("id")
+    ]
+    return tuple(dict.fromkeys(ids))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def build_dialogue(
+    *,
+    agent_config: Mapping[str, Any],
+    platform_settings: Mapping[str, Any] | None,
+    agent_id: str,
+    agent_name: str,
+    dynamic_variables: Mapping[str, Any],
+    deps: DialogueDeps,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> AgentDialogue:
+    """``agent_config`` is the agent's ``conversation_config`` (overrides already merged); ``tools`` are
+    tool configs resolved from ``prompt.tool_ids``."""
+    config = agent_config if isinstance(agent_config, Mapping) else {}
+    agent = config.get("agent") or {}
+    prompt = agent.get("prompt") or {}
+    scope = VariableScope(
+        agent_config=config, provided=dynamic_variables, agent_id=agent_id, clock=deps.clock
+    )
+    values = scope.at_start
+    temperature = _number(prompt.get("temperature"))
+    max_tokens = _number(prompt.get("max_tokens"))
+    setup = DialogueSetup(
+        agent_id=agent_id,
+        agent_name=agent_name,
+        first_message=substitute(str(agent.get("first_message") or ""), values),
+        system_prompt=substitute(str(prompt.get("prompt") or ""), values),
+        document_ids=knowledge_document_ids(config),
+        playbook=load_playbook(config),
+        toolbox=load_toolbox(config, tools or (), can_book_meetings=deps.book_meeting is not None),
+        scope=scope,
+        deps=deps,
+        temperature=temperature,
+        max_tokens=int(max_tokens) if max_tokens and max_tokens > 0 else None,
+    )
+    return AgentDialogue(setup)

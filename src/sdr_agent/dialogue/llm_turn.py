@@ -1,0 +1,122 @@
+"""One LLM round with tool-call checking: text streams through, every tool call is validated, and if the
+model sent invalid arguments it is asked once more with the error (the invalid call is never executed)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+
+from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
+from sdr_agent.dialogue.tool_args import ToolArgumentError, ValidatedCall
+from sdr_agent.engines.base import (
+    ChatMessage,
+    LanguageModel,
+    LLMFinished,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+)
+
+MAX_RETRIES = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedCall:
+    call: ToolCall
+    error: str
+    final: bool  # no retry follows
+
+
+LLMTurnItem = TextDelta | ValidatedCall | RejectedCall
+
+
+def retry_request(request: LLMRequest, rejected: list[tuple[ToolCall, str]]) -> LLMRequest:
+    messages = [
+        *request.messages,
+        ChatMessage("assistant", "", tool_calls=tuple(call for call, _ in rejected)),
+    ]
+    for call, error in rejected:
+        messages.append(
+            ChatMessage(
+                "tool",
+                f"Error: {error}. The tool was not run. Correct the arguments, or ask the caller for what "
+                "is missing.",
+                tool_call_id=call.id,
+                name=call.name,
+            )
+        )
+    hints = {
+        **request.hints,
+        "tool_error": "; ".join(error for _, error in rejected),
+        "rejected_tools": [call.name for call, _ in rejected],
+    }
+    return replace(request, messages=messages, hints=hints)
+
+
+async def _close(stream: AsyncIterator[object]) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()
+
+
+async def stream_llm_turn(
+    llm: LanguageModel,
+    request: LLMRequest,
+    validate: Callable[[ToolCall], ValidatedCall],
+) -> AsyncIterator[LLMTurnItem]:
+    attempt_request = request
+    for attempt in range(MAX_RETRIES + 1):
+        rejected: list[tuple[ToolCall, str]] = []
+        stream = llm.stream(attempt_request)
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    yield event
+                elif isinstance(event, ToolCallDelta):
+                    try:
+                        validated = validate(event.call)
+                    except ToolArgumentError as exc:
+                        rejected.append((event.call, str(exc)))
+                        yield RejectedCall(event.call, str(exc), final=attempt >= MAX_RETRIES)
+                    else:
+                        yield validated
+                elif isinstance(event, LLMFinished):
+                    break
+        finally:
+            await _close(stream)
+        if not rejected or attempt >= MAX_RETRIES:
+            return
+        attempt_request = retry_request(attempt_request, rejected)
+
+
+async def speak_tool_results(
+    llm: LanguageModel,
+    request: LLMRequest,
+    results: list[tuple[ValidatedCall, str, str]],
+    validate: Callable[[ToolCall], ValidatedCall],
+) -> AsyncIterator[str]:
+    """A second round so the model can phrase tool results ((call, result value, summary) triples); the
+    summaries are said instead when the model says nothing. Yields speakable text pieces."""
+    messages = [
+        *request.messages,
+        ChatMessage("assistant", "", tool_calls=tuple(v.call for v, _, _ in results)),
+    ]
+    messages += [
+        ChatMessage("tool", value, tool_call_id=v.call.id, name=v.tool.name) for v, value, _ in results
+    ]
+    summary = " ".join(spoken for _, _, spoken in results if spoken)
+    follow = replace(request, messages=messages, tools=[], hints={**request.hints, "tool_result": summary})
+    speech = SpeechTextStream()
+    said = False
+    async for item in stream_llm_turn(llm, follow, validate):
+        if isinstance(item, TextDelta) and (piece := speech.feed(item.text)):
+            said = True
+            yield piece
+    if tail := speech.flush():
+        said = True
+        yield tail
+    if not said and summary:
+        yield clean_for_speech(summary) + " "

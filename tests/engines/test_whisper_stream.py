@@ -1,0 +1,158 @@
+"""WhisperStream's segmentation and scheduling with a stub decoder (no model, fast, deterministic)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from engine_audio import frames, silence
+
+from sdr_agent.engines.base import PCM16, EngineError, Transcript
+from sdr_agent.engines.fakes import FakeVAD, voiced_signal
+from sdr_agent.engines.local.whisper_model import Recognition, SharedWhisper
+from sdr_agent.engines.local.whisper_stt import PRE_ROLL_MS, WhisperStream
+
+
+class StubWhisper:
+    """Says how many samples it was given; can be held (to simulate a slow decode) or made to fail."""
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1)
+        self.decoded: list[int] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.fail: Exception | None = None
+
+    def recognise(self, pcm: PCM16, sample_rate: int) -> Recognition:
+        self.release.wait(5)
+        self.decoded.append(len(pcm))
+        if self.fail is not None:
+            raise self.fail
+        return Recognition(f"heard {len(pcm)} samples", 0.8, (), 0.0)
+
+
+def open_stream(stub: StubWhisper, interval_ms: int = 300) -> WhisperStream:
+    return WhisperStream(cast(SharedWhisper, stub), FakeVAD(), 0.5, interval_ms)
+
+
+async def feed(stream: WhisperStream, pcm: PCM16, pace_s: float = 0.0) -> None:
+    for frame in frames(pcm):
+        await stream.send(frame)
+        await asyncio.sleep(pace_s)
+
+
+async def next_result(stream: WhisperStream, timeout: float = 3.0) -> Transcript:
+    iterator = cast(Any, stream.results())
+    return cast(Transcript, await asyncio.wait_for(anext(iterator), timeout))
+
+
+async def test_partials_follow_the_growing_segment_and_finalize_decodes_it_all() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub)
+    await feed(stream, voiced_signal(180, 1000), pace_s=0.005)
+    await asyncio.sleep(0.1)
+    await stream.finalize()
+    results = [await next_result(stream)]
+    while not results[-1].is_final:
+        results.append(await next_result(stream))
+    partials = [r for r in results if not r.is_final]
+    assert len(partials) >= 2
+    sizes = [int(r.text.split()[1]) for r in partials]
+    assert sizes == sorted(sizes) and sizes[0] >= 8 * 300
+    final = results[-1]
+    assert final.is_final and final.speech_final
+    assert final.text == "heard 8000 samples"
+    assert final.start_s == 0.0 and final.end_s == pytest.approx(1.0)
+    await stream.aclose()
+
+
+async def test_no_partial_before_enough_speech_and_no_decode_without_speech() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub)
+    await feed(stream, np.concatenate([silence(2000), voiced_signal(180, 100)]))
+    await asyncio.sleep(0.05)
+    assert stub.decoded == []  # 100 ms of voice is below the partial minimum
+    await stream.clear()
+    await feed(stream, silence(500))
+    await stream.finalize()
+    final = await next_result(stream)
+    assert (final.text, final.is_final, final.speech_final, final.confidence) == ("", True, True, 0.0)
+    assert stub.decoded == []
+    await stream.aclose()
+
+
+async def test_a_partial_is_skipped_while_a_decode_is_running() -> None:
+    stub = StubWhisper()
+    stub.release.clear()
+    stream = open_stream(stub, interval_ms=100)
+    await feed(stream, voiced_signal(180, 1500), pace_s=0.001)
+    stub.release.set()
+    await asyncio.sleep(0.2)
+    assert len(stub.decoded) == 1  # one partial in flight the whole time, the others were not queued
+    await stream.aclose()
+
+
+async def test_finalize_overtakes_a_running_partial_whose_result_is_dropped() -> None:
+    stub = StubWhisper()
+    stub.release.clear()
+    stream = open_stream(stub)
+    await feed(stream, voiced_signal(180, 600))
+    await stream.finalize()
+    stub.release.set()
+    final = await next_result(stream)
+    assert final.is_final and final.text == "heard 4800 samples"
+    assert len(stub.decoded) == 2  # the stale partial ran, but its text was not emitted
+    await stream.aclose()
+
+
+async def test_clear_drops_the_segment() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub, interval_ms=10_000)
+    await feed(stream, voiced_signal(180, 400))
+    await stream.clear()
+    await feed(stream, silence(200))
+    await stream.finalize()
+    assert (await next_result(stream)).text == ""
+    assert stub.decoded == []
+    await stream.aclose()
+
+
+async def test_leading_silence_is_trimmed_to_the_pre_roll() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub, interval_ms=10_000)
+    await feed(stream, np.concatenate([silence(3000), voiced_signal(180, 500)]))
+    await stream.finalize()
+    final = await next_result(stream)
+    assert stub.decoded == [8 * (PRE_ROLL_MS + 500)]
+    assert final.start_s == pytest.approx(3.0 - PRE_ROLL_MS / 1000)
+    await stream.aclose()
+
+
+async def test_a_failed_final_surfaces_as_engine_error_a_failed_partial_does_not() -> None:
+    stub = StubWhisper()
+    stub.fail = RuntimeError("boom")
+    stream = open_stream(stub)
+    await feed(stream, voiced_signal(180, 800), pace_s=0.003)
+    await asyncio.sleep(0.05)
+    await stream.finalize()
+    with pytest.raises(EngineError, match="boom"):
+        await next_result(stream)
+    stub.fail = None
+    await feed(stream, voiced_signal(180, 300))
+    await stream.finalize()
+    assert (await next_result(stream)).text == "heard 2400 samples"
+    await stream.aclose()
+
+
+async def test_after_aclose_sends_are_ignored_and_results_end() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub)
+    await stream.aclose()
+    await feed(stream, voiced_signal(180, 500))
+    await stream.finalize()
+    assert [r async for r in stream.results()] == []
+    assert stub.decoded == []
