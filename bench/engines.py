@@ -33,8 +33,8 @@ from sdr_agent.engines.local.whisper_model import active_level_dbfs
 from sdr_agent.engines.local.whisper_stt import WhisperSTT
 from sdr_agent.settings import STTSettings
 
-SHORT = "Yes, that works."
-LONG = "I would like to book a meeting on Tuesday afternoon, if that works."
+SHORT = "Sounds good."  # about 1 s of speech
+LONG = "I would like to book a meeting on Tuesday."  # about 3 s
 TTS_SENTENCES = [
     "Hi, this is Alex from Acme.",
     "Our platform helps sales teams book more meetings with less manual work.",
@@ -173,9 +173,13 @@ def hallucination_table(stt: WhisperSTT) -> list[dict[str, Any]]:
         recognition = stt.shared.recognise(pcm, 8000)
         level = active_level_dbfs(pcm, 8000)
         for segment in recognition.segments:
-            rows.append({"input": name, "raw_text": segment.text.strip(), "no_speech": round(segment.no_speech_prob, 2),
-                         "avg_logprob": round(segment.avg_logprob, 2),
-                         "dropped_because": rejection_reason(segment, level)})
+            rows.append({
+                "input": name,
+                "raw_text": segment.text.strip(),
+                "no_speech": round(segment.no_speech_prob, 2),
+                "avg_logprob": round(segment.avg_logprob, 2),
+                "dropped_because": rejection_reason(segment, level),
+            })
     return rows
 
 
@@ -197,7 +201,8 @@ async def main() -> None:
               f"avg_logprob={row['avg_logprob']:<6} dropped: {row['dropped_because']}")
     report = {
         "bench": "engines",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
         "repeats": args.repeats,
         "results": numbers,
         "whisper_non_speech": table,

@@ -77,7 +77,7 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         api_keys=[SecretStr(API_KEY)],
         database_url=database_url,
         data_dir=tmp_path,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -10,7 +11,7 @@ pytestmark = pytest.mark.postgres
 
 
 def _v1_routes(app: FastAPI) -> list[tuple[str, str]]:
-    routes = []
+    routes: list[tuple[str, str]] = []
     for path, operations in app.openapi()["paths"].items():
         if path.startswith("/v1"):
             routes.extend((method.upper(), re.sub(r"\{[^}]+\}", "x", path)) for method in operations)
@@ -50,7 +51,7 @@ async def test_body_over_one_mebibyte_is_413(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 413 and "detail" in r.json()
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 

@@ -36,7 +36,7 @@ We calculate and file payroll taxes in all 50 US states and in every Canadian pr
 
 # (question, heading of the section that answers it): paraphrases, few words shared with the answer.
 GLOBEX_QUESTIONS = [
-    ("What would it set me back for a team of twenty people?", "Pricing"),
+    ("Is it expensive?", "Pricing"),
     ("How much do you charge?", "Pricing"),
     ("Can I test it before paying anything?", "Free trial"),
     ("How do you keep our information safe from hackers?", "Security"),

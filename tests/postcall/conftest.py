@@ -31,7 +31,7 @@ async def receiver() -> AsyncIterator[Receiver]:
             raise RuntimeError("webhook receiver did not start")
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    target.url = f"http://127.0.0.1:{port}/hooks/elevenlabs"
+    target.base_url = f"http://127.0.0.1:{port}"
     try:
         yield target
     finally:

@@ -4,6 +4,8 @@ config with criteria and data fields, and helpers that build conversations and r
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,19 +28,26 @@ FAST_DELIVERY = WebhookDeliverySettings(
 
 @dataclass
 class ReceivedRequest:
+    path: str
     headers: dict[str, str]
     body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 @dataclass
 class Receiver:
-    """Answers each POST with the next scripted status (the last one repeats) and records what arrived."""
+    """Answers each POST with the next scripted status and delay (the last ones repeat); records requests."""
 
     statuses: list[int] = field(default_factory=lambda: [200])
-    delay_s: float = 0.0
+    delays_s: list[float] = field(default_factory=lambda: [0.0])
     requests: list[ReceivedRequest] = field(default_factory=list)
-    url: str = ""
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    base_url: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "/hooks/elevenlabs"
 
     async def __call__(
         self,
@@ -56,10 +65,10 @@ class Receiver:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         index = len(self.requests)
-        self.requests.append(ReceivedRequest(headers, body))
-        self.arrived.set()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        self.requests.append(ReceivedRequest(scope["path"], headers, body))
+        delay = self.delays_s[min(index, len(self.delays_s) - 1)]
+        if delay:
+            await asyncio.sleep(delay)
         status = self.statuses[min(index, len(self.statuses) - 1)]
         await send(
             {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
@@ -137,6 +146,7 @@ async def make_conversation(
     *,
     platform_settings: dict[str, Any] | None = None,
     tool_turn: bool = True,
+    status: str = "in-progress",
 ) -> str:
     """An agent plus an outbound conversation with a sales transcript (and a booking tool call)."""
     started = datetime.now(UTC) - timedelta(seconds=95)
@@ -150,8 +160,8 @@ async def make_conversation(
             session,
             agent_id=agent.agent_id,
             direction="outbound",
-            status="in-progress",
-            call_sid="CA" + "1" * 32,
+            status=status,
+            call_sid="CA" + secrets.token_hex(16),
             from_number="+15550000000",
             to_number="+15551234567",
             dynamic_variables={"customer_name": "Dana"},
@@ -182,3 +192,20 @@ async def make_conversation(
                 ]
             await conversations_repo.append_turn(session, conversation.conversation_id, record)
     return conversation.conversation_id
+
+
+async def wait_for_delivery(
+    client: httpx.AsyncClient, status: str, *, count: int = 1, timeout: float = 10.0, **filters: str
+) -> list[dict[str, Any]]:
+    """Poll the deliveries API until ``count`` deliveries have ``status``; returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = await client.get("/v1/convai/webhook-deliveries", params={"status": status, **filters})
+        assert listed.status_code == 200, listed.text
+        found: list[dict[str, Any]] = listed.json()["deliveries"]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            everything = (await client.get("/v1/convai/webhook-deliveries")).json()
+            raise AssertionError(f"no {count} {status} deliveries in time; outbox: {everything}")
+        await asyncio.sleep(0.03)

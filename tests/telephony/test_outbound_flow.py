@@ -1,17 +1,25 @@
-"""Outbound API → real twilio library → stand-in → signed TwiML fetch → Stream with token → callbacks → status."""
+"""Outbound API → twilio library → stand-in → signed TwiML → Stream with token → callbacks → status."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+from tests.telephony.support import (
+    AgentStream,
+    FakeAgent,
+    make_agent,
+    read_until,
+    send_mark,
+    send_media,
+    tone,
+)
 from websockets.asyncio.server import ServerConnection
 
 from sdr_agent.services import Services
 from sdr_agent.sim.twilio import TwilioStandIn
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.telephony.twilio.tokens import call_token_store
-from tests.telephony.conftest import AgentStream, FakeAgent, make_agent, read_until, send_mark, send_media, tone
 
 CALLEE = "+15551234567"
 
@@ -65,7 +73,9 @@ async def test_seed_outbound_call_reaches_the_stream_and_ends_processing(
     assert path.endswith("/Calls.json")
     assert form["To"] == CALLEE and form["From"] == "+15550000000"
     assert urlparse(form["Url"]).path == "/twiml/voice_outbound"
-    assert form["Url"].startswith("https://agent.test/") and form["StatusCallback"].startswith("https://agent.test/")
+    assert form["Url"].startswith("https://agent.test/") and form["StatusCallback"].startswith(
+        "https://agent.test/"
+    )
     assert form["StatusCallbackEvent"] == "initiated,ringing,answered,completed"
     # TwiML: a wss stream to /ws/voice/{call_sid} carrying token, conversation and agent
     assert call.stream_url == f"wss://agent.test/ws/voice/{call.sid}"
@@ -99,7 +109,7 @@ async def test_seed_outbound_call_reaches_the_stream_and_ends_processing(
 async def test_elevenlabs_outbound_call_with_override_and_imported_number(
     client: httpx.AsyncClient, services: Services, standin: TwilioStandIn, fake_agent: FakeAgent
 ) -> None:
-    from tests.telephony.conftest import make_number
+    from tests.telephony.support import make_number
 
     agent_id = await make_agent(services, first_message="Hello.")
     other_sid, other_token = "AC" + "1" * 32, "other-token"

@@ -173,3 +173,30 @@ async def test_silence_reprompts_once_then_says_goodbye_and_hangs_up() -> None:
 def test_voiced_signal_is_loud_enough_for_the_detector() -> None:
     pcm = voiced_signal(220.0, 200.0)
     assert float(np.sqrt(np.mean(pcm.astype(float) ** 2))) > 800
+
+
+def _tone(freq: float, ms: float, amplitude: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(8 * ms)) / 8000.0
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def _noise_burst(ms: float, rms_level: float = 3000.0) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.clip(rng.normal(0.0, rms_level, int(8 * ms)), -32768, 32767).astype(np.int16)
+
+
+async def test_tone_and_noise_burst_do_not_interrupt_with_a_real_vad() -> None:
+    from sdr_agent.engines.local.vad import SileroVAD
+
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Should not answer noise.")
+    session, line, sink, _ = build(dialogue, FakeSTT(["noise"], partial_after_ms=60.0), vad=SileroVAD())
+    timeline = CallerTimeline()
+    timeline.add(1.5, _tone(1000.0, 600.0))
+    timeline.add(3.0, _noise_burst(250.0))
+    timeline.add(4.5, np.tile(_noise_burst(10.0, 9000.0), 1))  # a click
+    await run_call(session, line, timeline, 7.5)
+
+    assert line.clears == []
+    first = agent_turns(sink)[0]
+    assert first.interrupted is False and first.message == OPENING
+    assert session.stats.bargein_holds == 0

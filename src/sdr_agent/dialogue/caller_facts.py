@@ -8,7 +8,8 @@ import re
 from sdr_agent.dialogue.intents import normalize_utterance
 
 _NAME = re.compile(
-    r"\b(?:my name is|my name's|name is|this is|it's|it is|call me|i am|i'm)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
+    r"\b(?i:my name is|my name's|name is|this is|it's|it is|call me|i am|i'm)\s+"
+    r"([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
 )
 _NOT_NAMES = frozenset(
     {
@@ -103,14 +104,16 @@ OBJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _HUMAN_REQUEST = re.compile(
     r"\b(?:(?:talk|speak|chat) (?:to|with) (?:a |an |the |your |some )?(?:human|real person|person|manager|"
     r"supervisor|someone|somebody|representative|rep|agent|operator|live agent|actual person|boss)"
-    r"|(?:get|give|transfer|connect|put) me (?:to|with|through to)? ?(?:a |an |the |your )?(?:human|real person|"
+    r"|(?:get|give|transfer|connect|put) me (?:to|with|through to)? ?(?:a |an |the |your )?"
+    r"(?:human|real person|"
     r"manager|supervisor|representative|operator|someone)|are you a (?:robot|bot|machine|real person)"
     r"|(?:human|real person|manager|supervisor),? please|i want a (?:human|real person|manager))\b"
 )
 
 _VOICEMAIL = re.compile(
-    r"\b(?:leave (?:a|your|me a) (?:message|name and number|voicemail)|after the (?:tone|beep)|at the (?:tone|beep)"
-    r"|(?:not|un)available (?:to take|right now|at the moment)|can'?t (?:come to|take) (?:the|your) (?:phone|call)"
+    r"\b(?:leave (?:a|your|me a) (?:message|name and number|voicemail)|after the (?:tone|beep)"
+    r"|at the (?:tone|beep)|(?:not|un)available (?:to take|right now|at the moment)"
+    r"|can'?t (?:come to|take) (?:the|your) (?:phone|call)"
     r"|voice ?mail|mailbox|record your message|please leave|you have reached|you've reached)\b"
 )
 

@@ -149,7 +149,8 @@ _ACTION = re.compile(
     r"(?:demo|call|meeting|chat))\b"
 )
 _ACTION_REQUEST = re.compile(
-    r"^(?:can you|could you|would you|will you|can we|could we|please|i want(?: you)? to|i'?d like(?: you)? to"
+    r"^(?:can you|could you|would you|will you|can we|could we|please|i want(?: you)? to"
+    r"|i'?d like(?: you)? to"
     r"|i would like(?: you)? to|let'?s|i need(?: you)? to|go ahead and|just|yes|yeah|sure|ok|okay"
     r"|i want|we want|we'?d like to|we need to|i wanna|how about (?:we|you))\b"
 )
@@ -202,10 +203,13 @@ def classify_by_rules(text: str) -> IntentResult:
         or bool(_MEETING_WORDS.search(norm))
     )
     question = has_qmark or bool(_QUESTION_START.match(norm)) or bool(_QUESTION_ANYWHERE.search(norm))
-    if action and not (question and _QUESTION_VERBS.search(norm) and not _ACTION_REQUEST.match(norm)):
-        # "can you tell me about X" is a question; "can you send me X" is an action.
-        if not (question and re.search(r"\b(?:tell|explain|describe)\b", norm)):
-            return IntentResult(Intent.ACTION, lead_polarity)
+    # "can you tell me about X" asks for information; "can you send me X" asks for an action.
+    informational = question and (
+        bool(re.search(r"\b(?:tell|explain|describe)\b", norm))
+        or (bool(_QUESTION_VERBS.search(norm)) and not _ACTION_REQUEST.match(norm))
+    )
+    if action and not informational:
+        return IntentResult(Intent.ACTION, lead_polarity)
 
     hello = _HELLO_START.match(norm)
     if hello:

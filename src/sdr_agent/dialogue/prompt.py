@@ -13,10 +13,14 @@ from sdr_agent.engines.base import ChatMessage, ContextPassage
 
 PHASE_GUIDANCE = {
     "CALL_START": "The call just started: greet the caller briefly and find out who you are speaking with.",
-    "DISCOVERY": "Qualify the caller: ask one question at a time about how they work today, what they need and "
-    "who decides, and listen.",
-    "ACTIVE": "Answer the caller's questions, handle objections politely, and propose a short meeting when it "
-    "fits; use your tools when the caller asks for something.",
+    "DISCOVERY": (
+        "Qualify the caller: ask one question at a time about how they work today, what they need and who "
+        "decides, and listen."
+    ),
+    "ACTIVE": (
+        "Answer the caller's questions, handle objections politely, and propose a short meeting when it "
+        "fits; use your tools when the caller asks for something."
+    ),
     "COMPLETION": "The call is ending: thank the caller and say goodbye.",
 }
 RULES = (

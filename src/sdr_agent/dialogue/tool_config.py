@@ -50,7 +50,9 @@ _SCHEMA_KEYS = frozenset(
 
 _REASON = {"reason": {"type": "string", "description": "Why, in a few words."}}
 _SYSTEM_DESCRIPTIONS = {
-    "end_call": "End the call after saying goodbye, when the conversation is over or the caller asks to hang up.",
+    "end_call": (
+        "End the call after saying goodbye, when the conversation is over or the caller asks to hang up."
+    ),
     "transfer_to_number": "Transfer the caller to a human colleague by phone.",
     "skip_turn": "Say nothing this turn, when the caller asks you to wait a moment.",
     "play_keypad_touch_tone": "Press phone keypad keys (DTMF), for example to navigate a phone menu.",

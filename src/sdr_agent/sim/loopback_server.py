@@ -1,4 +1,4 @@
-"""Runs a stand-in ASGI app with uvicorn on 127.0.0.1 and a free port, as an async context manager."""
+"""Runs a stand-in ASGI app with uvicorn on 127.0.0.1 and a free port (start/stop or ``async with``)."""
 
 from __future__ import annotations
 
@@ -24,25 +24,28 @@ class _InProcessServer(uvicorn.Server):
 
 
 class LoopbackServer:
-    def __init__(self, app: ASGIApp, *, log_level: str = "critical") -> None:
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", log_level: str = "critical") -> None:
         self._app = app
+        self.host = host
         self._log_level = log_level
         self._server: _InProcessServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    http_url = url
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
-    async def __aenter__(self) -> LoopbackServer:
+    async def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app,
@@ -53,19 +56,17 @@ class LoopbackServer:
             timeout_graceful_shutdown=1,
         )
         server = self._server = _InProcessServer(config)
-        self._task = asyncio.create_task(server.serve(sockets=[sock]), name=f"loopback-{self.port}")
+        task = self._task = asyncio.create_task(server.serve(sockets=[sock]), name=f"loopback-{self.port}")
         async with asyncio.timeout(START_TIMEOUT_S):
             while not server.started:
-                if self._task.done():
-                    self._task.result()
+                if task.done():
+                    task.result()
                     raise RuntimeError("stand-in server stopped during startup")
                 await asyncio.sleep(0.01)
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def stop(self) -> None:
         server, task = self._server, self._task
+        self._server = self._task = None
         if server is None or task is None:
             return
         server.should_exit = True
@@ -76,3 +77,12 @@ class LoopbackServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def __aenter__(self) -> LoopbackServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

@@ -236,7 +236,7 @@ class CallRunner:
             elif verb.name == "Dial":
                 # The transferred leg is not simulated: the call ends when it would be handed over.
                 call.dialed.append(verb.text)
-                call.ended_by = call.ended_by or "transferred"
+                call.ended_by = "transferred"
                 return None
             elif verb.name == "Redirect" and verb.text:
                 return await self._fetch_twiml(call, verb.text)

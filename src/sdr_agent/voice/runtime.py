@@ -125,7 +125,8 @@ def _meeting_booker(services: Services, agent_id: str, conversation_id: str) -> 
     async def book(request: Any) -> dict[str, Any]:
         meeting = NewMeeting(
             starts_at=request.starts_at, timezone=request.timezone, duration_minutes=request.duration_minutes,
-            name=request.name, email=request.email, phone=request.phone, notes=request.notes or request.when_text,
+            name=request.name, email=request.email, phone=request.phone,
+            notes=request.notes or request.when_text,
         )
         async with services.db.session() as session:
             return await save_meeting(session, meeting, agent_id=agent_id, conversation_id=conversation_id)

@@ -19,13 +19,8 @@ from sdr_agent.audio.mulaw import pcm_to_ulaw, ulaw_to_pcm
 from sdr_agent.audio.resample import rms
 from sdr_agent.dialogue.base import (
     DialogueEvent,
-    EndCall,
-    SendDigits,
-    SpeakText,
-    ToolActivity,
-    TransferCall,
 )
-from sdr_agent.engines.base import AudioFrame, Transcript
+from sdr_agent.engines.base import AudioFrame
 from sdr_agent.storage.repos.conversations import TurnRecord
 from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict
@@ -33,12 +28,12 @@ from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
 from sdr_agent.voice.caller_turn import CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig, SessionDeps
 from sdr_agent.voice.echo import EchoCanceller
+from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
 from sdr_agent.voice.ports import CallOutcome
 from sdr_agent.voice.recorder import CallRecorder
-from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
-from sdr_agent.voice.sentences import SentenceSplitter
-from sdr_agent.voice.speech_out import TelephonyEncoder, dtmf_ulaw
+from sdr_agent.voice.segmenter import SegmentEvent
+from sdr_agent.voice.speaker import TurnSpeaker, static_events
 from sdr_agent.voice.stats import CallStats
 from sdr_agent.voice.transport import MediaTransport
 
@@ -84,14 +79,16 @@ class CallSession:
         self.echo = EchoCanceller()
         self.recorder = CallRecorder(max_seconds=config.max_duration_s + 60)
         self.bargein = BargeInDetector(config.bargein)
-        self.segmenter = SpeechSegmenter()
         self.classifier = BackchannelClassifier(config.backchannels)
         self.agent_turn: AgentTurn | None = None
-        self.caller_turn: CallerTurn | None = None
-        self._utterance: Utterance | None = None
-        self._awaiting_final: list[Utterance] = []
+        self.listener = CallerListener(
+            deps.stt, config, self.stats, on_turn_end=self._on_caller_turn_end, on_words=self._on_words
+        )
+        self.speaker = TurnSpeaker(
+            self.player, deps.tts, self.stats, voice=config.voice, fallback_line=deps.dialogue.fallback_line,
+            clock=clock,
+        )
         self._hold: _Hold | None = None
-        self._stt: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._writes: asyncio.Queue[TurnRecord | None] = asyncio.Queue()
@@ -111,17 +108,15 @@ class CallSession:
         self._started_at = self._last_activity = now
         self.recorder.start(now)
         self.player.start()
-        self._stt = await self.deps.stt.open_stream()
+        await self.listener.open()
         self._tasks = [
-            asyncio.create_task(self._consume_stt(), name="stt-results"),
             asyncio.create_task(self._tick(), name="session-ticker"),
             asyncio.create_task(self._write_turns(), name="turn-writer"),
         ]
         opening = self.deps.dialogue.opening_line()
         if opening:
-            self._start_agent_turn(
-                _static(opening), caller_end_at=None, interruptible=self.config.first_message_interruptible
-            )
+            interruptible = self.config.first_message_interruptible
+            self._start_agent_turn(static_events(opening), caller_end_at=None, interruptible=interruptible)
 
     async def finish(self, *, ended_ok: bool, reason: str) -> None:
         """Stream stopped or socket dropped: store what was said, the audio, and hand over to analysis."""
@@ -139,9 +134,7 @@ class CallSession:
         if turn is not None and turn.task is not None:
             turn.task.cancel()
         await self.player.stop()
-        if self._stt is not None:
-            with contextlib.suppress(Exception):
-                await self._stt.aclose()
+        await self.listener.aclose()
         self._writes.put_nowait(None)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -149,7 +142,8 @@ class CallSession:
         audio_path = None
         if self.recorder.has_audio and self.config.audio_dir is not None:
             try:
-                audio_path = str(self.recorder.write_wav(self.config.audio_dir / f"{self.conversation_id}.wav"))
+                wav = self.config.audio_dir / f"{self.conversation_id}.wav"
+                audio_path = str(self.recorder.write_wav(wav))
             except OSError:
                 log.exception("could not write call audio")
         outcome = CallOutcome(
@@ -185,7 +179,13 @@ class CallSession:
             log.exception("VAD failed on a frame")
             prob = 0.0
         await self._bargein_step(rms(residual), prob, frame_start_ms, now)
-        await self._segment_step(frame, prob, now)
+        event = await self.listener.process(frame, prob, now, holding=self._hold is not None)
+        if event is SegmentEvent.SPEECH_START:
+            self._reprompts = 0
+            if self._hold is not None and self._hold.utterance is None:
+                self._hold.utterance = self.listener.utterance
+        if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
+            self._last_activity = now
 
     def on_mark(self, name: str) -> None:
         self.player.on_mark(name)
@@ -210,14 +210,15 @@ class CallSession:
             if self.player.paused and self._hold is None:
                 self.player.resume()
             return
-        if self._utterance is not None and self._utterance.discarded:
+        if self.listener.utterance is not None and self.listener.utterance.discarded:
             return  # still the backchannel we already let pass
         if event is BargeInEvent.CANDIDATE and self._hold is None:
             onset_ms = self.bargein.onset_ms if self.bargein.onset_ms is not None else frame_start_ms
             onset_at = now - (self._audio_ms - onset_ms) / 1000.0
             self.player.pause()
-            self._hold = _Hold(onset_at=onset_at, paused_at=now, audible_until=max(now, self.player.playout_end))
-            self._hold.utterance = self._utterance
+            audible_until = max(now, self.player.playout_end)
+            self._hold = _Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
+            self._hold.utterance = self.listener.utterance
             self.stats.bargein_holds += 1
         elif event is BargeInEvent.ABORTED and self._hold is not None and not self._hold.confirmed:
             self._resume_after_hold(self._hold, counted_as=None)
@@ -232,7 +233,7 @@ class CallSession:
         if verdict is WordsVerdict.NONE and not timed_out:
             return
         if verdict is WordsVerdict.INTERRUPTION or (
-            verdict is WordsVerdict.NONE and hold.confirmed and self.segmenter.in_speech
+            verdict is WordsVerdict.NONE and hold.confirmed and self.listener.segmenter.in_speech
         ):
             await self._interrupt(turn, hold, now)
             return
@@ -250,7 +251,7 @@ class CallSession:
                 turn.hiccups += 1
         self.stats.resumes += 1
         if hold.utterance is not None and counted_as is not None:
-            self._discard(hold.utterance)
+            self.listener.discard(hold.utterance)
         self._hold = None
         self.bargein.reset()
         self.player.resume()
@@ -270,123 +271,37 @@ class CallSession:
         self._close_agent_turn(turn, interrupted=True, at=stopped_at)
 
     # ================================================================ caller turns
-    async def _segment_step(self, frame: AudioFrame, prob: float, now: float) -> None:
-        event = self.segmenter.process(frame, prob)
-        if event is SegmentEvent.SPEECH_START:
-            self._last_activity = now
-            self._reprompts = 0
-            self._utterance = Utterance(started_at=now)
-            if self.caller_turn is None:
-                self.caller_turn = CallerTurn()
-            self.caller_turn.utterances.append(self._utterance)
-            if self._hold is not None and self._hold.utterance is None:
-                self._hold.utterance = self._utterance
-            for pre in self.segmenter.take_preroll():
-                await self._send_stt(pre)
-            return
-        if event in (SegmentEvent.SPEECH, SegmentEvent.SILENCE):
-            await self._send_stt(frame)
-            if event is SegmentEvent.SPEECH:
-                self._last_activity = now
-                return
-            limit = self.config.hold_finalize_ms if self._hold is not None else self.config.speculative_ms
-            if self.segmenter.silence_ms >= limit and self._utterance is not None:
-                await self._end_utterance(now - self.segmenter.silence_ms / 1000.0)
-            return
-        turn = self.caller_turn
-        if turn is not None and self._hold is None and turn.last_voice_at is not None:
-            if now - turn.last_voice_at >= self.config.end_silence_ms / 1000.0:
-                self.caller_turn = None
-                self._spawn(self._answer(turn), "answer")
-
-    async def _send_stt(self, frame: AudioFrame) -> None:
-        try:
-            await self._stt.send(frame)
-        except Exception:
-            self.stats.engine_errors += 1
-            log.exception("STT send failed")
-
-    async def _end_utterance(self, last_voice_at: float) -> None:
-        utterance = self._utterance
-        self._utterance = None
-        self.segmenter.end_segment()
-        if utterance is None:
-            return
-        utterance.ended_at = last_voice_at
-        if self.caller_turn is not None and utterance in self.caller_turn.utterances:
-            self.caller_turn.last_voice_at = last_voice_at
-        self._awaiting_final.append(utterance)
-        try:
-            await self._stt.finalize()
-        except Exception:
-            self.stats.engine_errors += 1
-            log.exception("STT finalize failed")
-            utterance.resolve("")
-
-    def _discard(self, utterance: Utterance) -> None:
-        utterance.discarded = True
-        turn = self.caller_turn
-        if turn is not None and utterance in turn.utterances:
-            turn.utterances.remove(utterance)
-            if not turn.utterances:
-                self.caller_turn = None
-
-    async def _consume_stt(self) -> None:
-        while True:
-            try:
-                async for result in self._stt.results():
-                    self._on_transcript(result)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.stats.engine_errors += 1
-                log.exception("STT stream failed; reopening")
-                for utterance in self._awaiting_final:
-                    utterance.resolve("")
-                self._awaiting_final.clear()
-                await asyncio.sleep(0.2)
-                with contextlib.suppress(Exception):
-                    self._stt = await self.deps.stt.open_stream()
-
-    def _on_transcript(self, result: Transcript) -> None:
-        now = self.clock()
-        if result.speech_final:
-            target = self._awaiting_final.pop(0) if self._awaiting_final else self._utterance
-            if target is None:
-                return
-            target.resolve(result.text)
-        else:
-            target = self._utterance or (self._awaiting_final[-1] if self._awaiting_final else None)
-            if target is None:
-                return
-            target.partial = result.text
+    def _on_words(self, utterance: Utterance) -> None:
         hold = self._hold
-        if hold is not None and (hold.utterance is None or hold.utterance is target):
-            self._spawn(self._decide_hold(target.text, now), "decide-hold")
+        if hold is not None and (hold.utterance is None or hold.utterance is utterance):
+            self._spawn(self._decide_hold(utterance.text, self.clock()), "decide-hold")
 
-    async def _answer(self, turn: CallerTurn) -> None:
-        caller_end_at = turn.last_voice_at or self.clock()
+    def _on_caller_turn_end(self, turn: CallerTurn) -> None:
+        self._spawn(self._answer(turn, committed_at=self.clock()), "answer")
+
+    async def _answer(self, turn: CallerTurn, committed_at: float) -> None:
+        caller_end_at = turn.last_voice_at or committed_at
         text = await turn.text(timeout=self.config.final_timeout_s)
+        stt_final_at = self.clock()
         if not text:
             return
         last_agent = self._last_agent_text()
-        if last_agent and caller_end_at - self._last_agent_audio_end < 0.8:
-            if self.classifier.classify(text, agent_text=last_agent) is WordsVerdict.ECHO:
-                self.stats.echo_turns_ignored += 1
-                return
+        if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and (
+            self.classifier.classify(text, agent_text=last_agent) is WordsVerdict.ECHO
+        ):
+            self.stats.echo_turns_ignored += 1
+            return
         await self._turn_idle.wait()
         if self._finished or self._ending:
             return
-        stt_final_at = self.clock()
         events = self.deps.dialogue.respond(text)
         annotations = self.deps.dialogue.annotate_user_turn()
-        sentiment = annotations.sentiment
         self._save_turn(TurnRecord(
             role="user", message=text, time_in_call_secs=self._t(turn.started_at), phase=annotations.phase,
-            intent=annotations.intent, sentiment=sentiment, metrics=dict(annotations.extra),
+            intent=annotations.intent, sentiment=annotations.sentiment, metrics=dict(annotations.extra),
         ))
         agent = self._start_agent_turn(events, caller_end_at=caller_end_at, interruptible=True)
+        agent.mark_stage("vad_end", committed_at)
         agent.mark_stage("stt_final", stt_final_at)
 
     # ================================================================ agent turns
@@ -397,83 +312,15 @@ class CallSession:
         self.agent_turn = turn
         self._turn_idle.clear()
         self.bargein.reset()
-        turn.task = asyncio.create_task(self._produce(turn, events), name="agent-turn")
+        turn.task = asyncio.create_task(self._run_turn(turn, events), name="agent-turn")
         return turn
 
-    async def _produce(self, turn: AgentTurn, events: AsyncIterator[DialogueEvent]) -> None:
-        sentences: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        synth = asyncio.create_task(self._synthesize(turn, sentences))
-        splitter = SentenceSplitter()
+    async def _run_turn(self, turn: AgentTurn, events: AsyncIterator[DialogueEvent]) -> None:
         try:
-            async for event in events:
-                if isinstance(event, SpeakText):
-                    turn.mark_stage("llm_first_token", self.clock())
-                    for sentence in splitter.feed(event.text):
-                        sentences.put_nowait(sentence)
-                elif isinstance(event, ToolActivity):
-                    turn.tool_calls.append(event.tool_call)
-                    if event.tool_result is not None:
-                        turn.tool_results.append(event.tool_result)
-                elif isinstance(event, EndCall):
-                    turn.end_call = event
-                elif isinstance(event, TransferCall):
-                    turn.transfer = event
-                elif isinstance(event, SendDigits):
-                    sentences.put_nowait(dtmf_ulaw(event.digits))
-        except asyncio.CancelledError:
-            synth.cancel()
-            raise
-        except Exception:
-            turn.engine_errors += 1
-            self.stats.engine_errors += 1
-            log.exception("dialogue failed mid-turn; saying the fallback line")
-            if not turn.texts and sentences.empty():
-                splitter = SentenceSplitter()
-                sentences.put_nowait(self.deps.dialogue.fallback_line())
-        finally:
-            with contextlib.suppress(Exception):
-                await events.aclose()  # type: ignore[attr-defined]
-        for sentence in splitter.flush():
-            sentences.put_nowait(sentence)
-        sentences.put_nowait(None)
-        try:
-            await synth
+            await self.speaker.speak(turn, events)
         finally:
             turn.producing = False
             self._maybe_complete(turn)
-
-    async def _synthesize(self, turn: AgentTurn, sentences: asyncio.Queue[str | bytes | None]) -> None:
-        while (item := await sentences.get()) is not None:
-            if isinstance(item, bytes):
-                segment = self.player.new_segment("")
-                turn.segments.append(segment)
-                turn.texts.append("")
-                self.player.enqueue_audio(segment, item)
-                self.player.finish_segment(segment)
-                continue
-            await self._speak_sentence(turn, item)
-
-    async def _speak_sentence(self, turn: AgentTurn, text: str) -> None:
-        segment = self.player.new_segment(text)
-        turn.segments.append(segment)
-        turn.texts.append(text)
-        encoder = TelephonyEncoder()
-        try:
-            async for chunk in self.deps.tts.synthesize(text, self.config.voice):
-                turn.mark_stage("tts_first_audio", self.clock())
-                self.player.enqueue_audio(segment, encoder.encode(chunk))
-            self.player.enqueue_audio(segment, encoder.flush())
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            turn.engine_errors += 1
-            self.stats.engine_errors += 1
-            log.exception("TTS failed for a sentence")
-            if self.player.segment(segment).total_frames == 0:
-                turn.segments.pop()
-                turn.texts.pop()
-                return
-        self.player.finish_segment(segment)
 
     def _on_frame_sent(self, ulaw: bytes, play_start: float) -> None:
         pcm = ulaw_to_pcm(ulaw)
@@ -502,7 +349,8 @@ class CallSession:
             self.deps.dialogue.record_agent_turn(text, interrupted)
         if text or turn.tool_calls:
             self._save_turn(TurnRecord(
-                role="agent", message=text, time_in_call_secs=self._t(turn.started_at), interrupted=interrupted,
+                role="agent", message=text, time_in_call_secs=self._t(turn.started_at),
+                interrupted=interrupted,
                 tool_calls=turn.tool_calls, tool_results=turn.tool_results, phase=self.deps.dialogue.phase,
                 latency_ms=turn.latency_ms, bargein_detect_ms=turn.bargein_detect_ms, metrics=turn.metrics(),
             ))
@@ -530,7 +378,7 @@ class CallSession:
             await self.transport.close(1000, "call ended by agent")
 
     def _say(self, text: str, *, end_call: bool = False) -> None:
-        events = _static(text, end_call=end_call)
+        events = static_events(text, end_call=end_call)
         self._start_agent_turn(events, caller_end_at=None, interruptible=not end_call)
 
     # ================================================================ timers and storage
@@ -549,19 +397,19 @@ class CallSession:
             text = hold.utterance.text if hold.utterance is not None else ""
             await self._decide_hold(text, now, timed_out=True)
         turn = self.agent_turn
-        if turn is not None and not turn.closed and not turn.producing and not self.player.has_pending():
-            if now > self.player.playout_end + self.config.mark_grace_s:
-                # Marks never came back (lost or a client that does not echo): trust the clock.
-                self.stats.mark_timeouts += 1
-                self._close_agent_turn(turn, interrupted=False, at=now)
+        grace_over = now > self.player.playout_end + self.config.mark_grace_s
+        playback_over = grace_over and not self.player.has_pending()
+        if turn is not None and not turn.closed and not turn.producing and playback_over:
+            # Marks never came back (lost or a client that does not echo): trust the clock.
+            self.stats.mark_timeouts += 1
+            self._close_agent_turn(turn, interrupted=False, at=now)
         if self._ending or self._finished:
             return
         if now - self._started_at >= self.config.max_duration_s and self._turn_idle.is_set():
             self._say(self.deps.dialogue.goodbye_line(), end_call=True)
             return
         idle = (
-            self._turn_idle.is_set() and self.caller_turn is None and not self.segmenter.in_speech
-            and not self._awaiting_final
+            self._turn_idle.is_set() and not self.listener.busy
         )
         if idle and now - self._last_activity >= self.config.turn_timeout_s:
             self._reprompts += 1
@@ -591,12 +439,6 @@ class CallSession:
                 await self.deps.sink.save_turn(record)
             except Exception:
                 log.exception("saving a transcript turn failed")
-
-
-async def _static(text: str, *, end_call: bool = False) -> AsyncIterator[DialogueEvent]:
-    yield SpeakText(text)
-    if end_call:
-        yield EndCall("agent ended the call")
 
 
 def _safe_snapshot(dialogue: Any) -> dict[str, Any]:

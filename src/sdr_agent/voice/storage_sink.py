@@ -26,7 +26,8 @@ class StorageSink:
                 started_at=datetime.now(UTC),
             )
             await repo.merge_conversation_metadata(
-                session, self._conversation_id, {"phone_call": {"stream_sid": stream_sid, "call_sid": call_sid}}
+                session, self._conversation_id,
+                {"phone_call": {"stream_sid": stream_sid, "call_sid": call_sid}},
             )
 
     async def save_turn(self, turn: TurnRecord) -> None:
@@ -40,8 +41,8 @@ class StorageSink:
     async def finish(self, outcome: CallOutcome) -> None:
         async with self._services.db.session() as session:
             await repo.update_conversation(
-                session, self._conversation_id, ended_at=datetime.now(UTC), duration_secs=outcome.duration_secs,
-                audio_path=outcome.audio_path,
+                session, self._conversation_id, ended_at=datetime.now(UTC),
+                duration_secs=outcome.duration_secs, audio_path=outcome.audio_path,
             )
             await repo.merge_conversation_metadata(
                 session, self._conversation_id,

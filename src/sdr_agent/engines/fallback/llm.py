@@ -52,7 +52,7 @@ class FallbackLLM:
         self,
         engines: list[LanguageModel],
         *,
-        first_result_timeout_s: float,
+        first_result_timeout_s: float = 3.0,
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:

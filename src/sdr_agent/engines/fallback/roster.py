@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,6 +28,20 @@ class EngineSwitch:
 
 
 SwitchListener = Callable[[EngineSwitch], None]
+
+# Engines are shared by every call, so a per-call listener travels with the call's tasks instead.
+_call_listener: ContextVar[SwitchListener | None] = ContextVar("engine_switch_listener", default=None)
+
+
+@contextlib.contextmanager
+def switches_reported_to(listener: SwitchListener) -> Iterator[None]:
+    """Within this block (and tasks started in it) every engine switch is also passed to ``listener``:
+    a call session records the switches of its own call in the conversation metadata this way."""
+    token = _call_listener.set(listener)
+    try:
+        yield
+    finally:
+        _call_listener.reset(token)
 
 
 def engine_name(engine: object) -> str:
@@ -99,11 +115,13 @@ class EngineRoster(Generic[E]):
         logger.warning(
             "%s engine switch %s -> %s: %s", switch.kind, switch.from_engine, switch.to_engine, switch.reason
         )
-        if self._on_switch is not None:
+        for listener in (self._on_switch, _call_listener.get()):
+            if listener is None:
+                continue
             try:
-                self._on_switch(switch)
+                listener(switch)
             except Exception:
-                logger.exception("on_switch listener failed")
+                logger.exception("engine switch listener failed")
         return switch
 
     async def aclose(self) -> None:

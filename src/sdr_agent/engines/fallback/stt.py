@@ -39,7 +39,7 @@ class FallbackSTT:
         self,
         engines: list[SpeechToText],
         *,
-        first_result_timeout_s: float,
+        first_result_timeout_s: float = 2.0,
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:

@@ -7,6 +7,12 @@ emits the final; the next frame starts a new segment. Before any speech the segm
 pre-roll, so a silent caller costs no memory and no decodes, and a segment with no voiced frame is never
 decoded at all (its final is "") — the first guard against Whisper's hallucinations on silence; the
 second is ``whisper_filter``.
+
+Scheduling: ``send``, ``finalize`` and ``clear`` never wait for a decode. Each stream has one worker task
+feeding the process-wide decode thread; a partial is started only if none is in flight (otherwise it is
+skipped, not queued), a partial whose segment was finalised or cleared meanwhile is dropped, and finals
+are decoded in order. Speech longer than ``MAX_SEGMENT_S`` is cut into is_final (not speech_final) pieces,
+so consumers join is_final texts until speech_final.
 """
 
 from __future__ import annotations
@@ -146,14 +152,14 @@ class WhisperStream:
             if self._voiced == 0:
                 self._partial_mark = self._samples
             self._voiced += len(pcm)
-            self._new_voice = True
         elif self._voiced == 0:
             self._trim_to_pre_roll()
         if self._samples >= MAX_SEGMENT_S * STREAM_RATE:
             self._submit_final(speech_final=False)
-        elif self._partial_due():
+        elif voiced and self._partial_due():
+            # Only on a voiced frame: once the caller stops no partial starts, so the final that follows
+            # does not queue behind a decode whose words it is about to replace.
             self._partial_busy = True
-            self._new_voice = False
             self._partial_mark = self._samples
             self._jobs.put_nowait(self._job(final=False, speech_final=False))
 
@@ -190,7 +196,6 @@ class WhisperStream:
         self._samples = 0
         self._start = self._received
         self._voiced = 0
-        self._new_voice = False
         self._partial_mark = 0
         self._last_partial_text = ""
 
@@ -205,8 +210,7 @@ class WhisperStream:
 
     def _partial_due(self) -> bool:
         return (
-            self._new_voice
-            and not self._partial_busy
+            not self._partial_busy
             and self._voiced >= STREAM_RATE * MIN_PARTIAL_SPEECH_MS // 1000
             and self._samples - self._partial_mark >= self._partial_interval
         )

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 class FaultPlan:
     """What goes wrong, for the next ``times`` requests or connections (``None`` = every one).
 
-    Counts are in the stand-in's units: streamed chunks for the LLM servers and speak, audio frames received
-    for listen.
+    Counts are in the stand-in's units: streamed chunks for the LLM servers and for speak, audio frames
+    received for listen.
     """
 
     first_byte_delay_s: float = 0.0  # slow first byte / first message
@@ -33,6 +33,3 @@ class FaultPlan:
             self.times -= 1
         self.hits += 1
         return replace(self, times=None, hits=0)
-
-
-NO_FAULTS = FaultPlan()

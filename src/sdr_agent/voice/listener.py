@@ -1,0 +1,151 @@
+"""The caller's side of the call: VAD segmentation → streaming STT → utterances grouped into turns.
+
+Each VAD speech segment is one utterance; its STT final is requested early (``speculative_ms`` of
+silence) so the text is ready when the turn ends (``end_silence_ms``). Utterances that resume within
+the end-of-turn silence join the same caller turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sdr_agent.engines.base import AudioFrame, SpeechToText, Transcript
+from sdr_agent.voice.caller_turn import CallerTurn, Utterance
+from sdr_agent.voice.config import SessionConfig
+from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
+from sdr_agent.voice.stats import CallStats
+
+log = logging.getLogger(__name__)
+
+
+class CallerListener:
+    def __init__(
+        self,
+        stt: SpeechToText,
+        config: SessionConfig,
+        stats: CallStats,
+        *,
+        on_turn_end: Callable[[CallerTurn], None],
+        on_words: Callable[[Utterance], None],
+    ) -> None:
+        self._engine = stt
+        self._config = config
+        self._stats = stats
+        self._on_turn_end = on_turn_end
+        self._on_words = on_words
+        self.segmenter = SpeechSegmenter()
+        self.utterance: Utterance | None = None
+        self.turn: CallerTurn | None = None
+        self._awaiting_final: list[Utterance] = []
+        self._stream: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._stream = await self._engine.open_stream()
+        self._task = asyncio.create_task(self._consume(), name="stt-results")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                await self._stream.aclose()
+
+    @property
+    def busy(self) -> bool:
+        """The caller is talking, or their last words are still being recognised or answered."""
+        return self.turn is not None or self.segmenter.in_speech or bool(self._awaiting_final)
+
+    async def process(self, frame: AudioFrame, prob: float, now: float, *, holding: bool) -> SegmentEvent:
+        event = self.segmenter.process(frame, prob)
+        if event is SegmentEvent.SPEECH_START:
+            self.utterance = Utterance(started_at=now)
+            if self.turn is None:
+                self.turn = CallerTurn()
+            self.turn.utterances.append(self.utterance)
+            for pre in self.segmenter.take_preroll():
+                await self._send(pre)
+        elif event in (SegmentEvent.SPEECH, SegmentEvent.SILENCE):
+            await self._send(frame)
+            limit = self._config.hold_finalize_ms if holding else self._config.speculative_ms
+            if event is SegmentEvent.SILENCE and self.segmenter.silence_ms >= limit and self.utterance:
+                await self._end_utterance(now - self.segmenter.silence_ms / 1000.0)
+        else:
+            turn = self.turn
+            end_silence = self._config.end_silence_ms / 1000.0
+            if turn is not None and not holding and turn.last_voice_at is not None and (
+                now - turn.last_voice_at >= end_silence
+            ):
+                self.turn = None
+                self._on_turn_end(turn)
+        return event
+
+    def discard(self, utterance: Utterance) -> None:
+        """A backchannel or echo: not part of what the caller is saying to the agent."""
+        utterance.discarded = True
+        turn = self.turn
+        if turn is not None and utterance in turn.utterances:
+            turn.utterances.remove(utterance)
+            if not turn.utterances:
+                self.turn = None
+
+    async def _send(self, frame: AudioFrame) -> None:
+        try:
+            await self._stream.send(frame)
+        except Exception:
+            self._stats.engine_errors += 1
+            log.exception("STT send failed")
+
+    async def _end_utterance(self, last_voice_at: float) -> None:
+        utterance, self.utterance = self.utterance, None
+        self.segmenter.end_segment()
+        if utterance is None:
+            return
+        utterance.ended_at = last_voice_at
+        if self.turn is not None and utterance in self.turn.utterances:
+            self.turn.last_voice_at = last_voice_at
+        self._awaiting_final.append(utterance)
+        try:
+            await self._stream.finalize()
+        except Exception:
+            self._stats.engine_errors += 1
+            log.exception("STT finalize failed")
+            self._awaiting_final.remove(utterance)
+            utterance.resolve("")
+
+    async def _consume(self) -> None:
+        while True:
+            try:
+                async for result in self._stream.results():
+                    self._on_transcript(result)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._stats.engine_errors += 1
+                log.exception("STT stream failed; reopening")
+                for utterance in self._awaiting_final:
+                    utterance.resolve("")
+                self._awaiting_final.clear()
+                await asyncio.sleep(0.2)
+                with contextlib.suppress(Exception):
+                    self._stream = await self._engine.open_stream()
+
+    def _on_transcript(self, result: Transcript) -> None:
+        if result.speech_final:
+            target = self._awaiting_final.pop(0) if self._awaiting_final else self.utterance
+            if target is None:
+                return
+            target.resolve(result.text)
+        else:
+            target = self.utterance or (self._awaiting_final[-1] if self._awaiting_final else None)
+            if target is None:
+                return
+            target.partial = result.text
+        self._on_words(target)
