@@ -11,6 +11,8 @@ from sdr_agent.knowledge.store import knowledge_store
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.knowledge import attached_document_ids
 
+pytestmark = pytest.mark.postgres
+
 KB = "/v1/convai/knowledge-base"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -59,9 +61,11 @@ async def test_text_document_round_trip(client: httpx.AsyncClient, app: FastAPI)
     ("filename", "content_type", "payload", "phrase"),
     [
         ("notes.txt", "text/plain", b"The office closes at noon on Fridays.", "closes at noon"),
-        ("facts.md", "text/markdown", b"# Facts\n\n## Parking\nVisitors **park** in the blue garage.", "blue garage"),
+        ("facts.md", "text/markdown", b"# Facts\n\n## Parking\nVisitors **park** in the blue garage.",
+         "blue garage"),
         ("faq.html", "text/html", SAMPLE_HTML.encode(), "eleven hours"),
-        ("policy.pdf", "application/pdf", minimal_pdf(["Refunds are paid within 10 days."]), "within 10 days"),
+        ("policy.pdf", "application/pdf", minimal_pdf(["Refunds are paid within 10 days."]),
+         "within 10 days"),
         ("handbook.docx", DOCX_TYPE, sample_docx(), "three-year warranty"),
     ],
 )
@@ -79,7 +83,7 @@ async def test_each_file_type_is_ingested_and_retrievable(
     assert phrase in passages[0].text
 
 
-async def test_file_name_defaults_to_the_title_or_filename_and_can_be_given(client: httpx.AsyncClient) -> None:
+async def test_file_name_defaults_to_title_or_filename_unless_given(client: httpx.AsyncClient) -> None:
     titled = await _upload(client, "faq.html", SAMPLE_HTML.encode(), "text/html")
     assert titled.json()["name"] == "Gizmo FAQ"
     plain = await _upload(client, "notes.txt", b"Some fact.", "text/plain")
@@ -88,9 +92,13 @@ async def test_file_name_defaults_to_the_title_or_filename_and_can_be_given(clie
     assert named.json()["name"] == "Office notes"
 
 
-@pytest.mark.parametrize(("filename", "content_type"), [("sheet.xlsx", "application/vnd.ms-excel"),
-                                                         ("photo.png", "image/png"), ("blob", "application/zip")])
-async def test_unsupported_file_types_get_415(client: httpx.AsyncClient, filename: str, content_type: str) -> None:
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [("sheet.xlsx", "application/vnd.ms-excel"), ("photo.png", "image/png"), ("blob", "application/zip")],
+)
+async def test_unsupported_file_types_get_415(
+    client: httpx.AsyncClient, filename: str, content_type: str
+) -> None:
     response = await _upload(client, filename, b"PK\x03\x04 whatever", content_type)
     assert response.status_code == 415
     assert "unsupported" in response.json()["detail"]
@@ -121,13 +129,16 @@ async def test_url_documents(client: httpx.AsyncClient, web_server: str) -> None
     assert got["type"] == "url" and got["url"] == f"{web_server}/page.html"
     assert "eleven hours" in got["extracted_inner_html"] and "secret" not in got["extracted_inner_html"]
 
-    redirected = await client.post(f"{KB}/url", json={"url": f"{web_server}/redirect", "name": "Via redirect"})
+    body = {"url": f"{web_server}/redirect", "name": "Via redirect"}
+    redirected = await client.post(f"{KB}/url", json=body)
     assert redirected.status_code == 200 and redirected.json()["name"] == "Via redirect"
     text = await client.post(f"{KB}/url", json={"url": f"{web_server}/notes.txt"})
     assert text.status_code == 200
 
 
-async def test_url_failures_are_clear_errors(client: httpx.AsyncClient, app: FastAPI, web_server: str) -> None:
+async def test_url_failures_are_clear_errors(
+    client: httpx.AsyncClient, app: FastAPI, web_server: str
+) -> None:
     settings = _services(app).settings
     settings.knowledge.url_max_bytes = 1000
     settings.knowledge.url_timeout_s = 0.5
@@ -148,14 +159,17 @@ async def test_url_failures_are_clear_errors(client: httpx.AsyncClient, app: Fas
 
 async def test_list_search_types_and_pagination(client: httpx.AsyncClient) -> None:
     for name in ("Pricing sheet", "Security FAQ", "pricing notes"):
-        assert (await client.post(f"{KB}/text", json={"text": f"{name} body.", "name": name})).status_code == 200
+        created = await client.post(f"{KB}/text", json={"text": f"{name} body.", "name": name})
+        assert created.status_code == 200
     await _upload(client, "file.txt", b"A file.", "text/plain")
 
     listed = (await client.get(KB)).json()
-    assert [d["name"] for d in listed["documents"]] == ["file.txt", "pricing notes", "Security FAQ", "Pricing sheet"]
+    names = [d["name"] for d in listed["documents"]]
+    assert names == ["file.txt", "pricing notes", "Security FAQ", "Pricing sheet"]
     assert listed["has_more"] is False and listed["next_cursor"] is None
     item = listed["documents"][0]
-    assert {"type", "id", "name", "metadata", "supported_usages", "access_info", "dependent_agents"} <= set(item)
+    required = {"type", "id", "name", "metadata", "supported_usages", "access_info", "dependent_agents"}
+    assert required <= set(item)
 
     searched = (await client.get(KB, params={"search": "PRICING"})).json()
     assert sorted(d["name"] for d in searched["documents"]) == ["Pricing sheet", "pricing notes"]
@@ -204,12 +218,14 @@ async def test_agents_only_retrieve_documents_they_attach(client: httpx.AsyncCli
     assert [a["id"] for a in listed[doc_b["id"]]["dependent_agents"]] == [agent_b]
 
 
-async def test_delete_removes_chunks_and_respects_attachments(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_delete_removes_chunks_and_respects_attachments(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     store = knowledge_store(_services(app))
     doc = (await client.post(f"{KB}/text", json={"text": GLOBEX_KB, "name": "Globex"})).json()
     free = (await client.post(f"{KB}/text", json={"text": "## X\nUnattached fact.", "name": "Free"})).json()
-    agent = await _create_agent(client, "Seller", [{"type": "text", **doc}, {"type": "text", "id": "doc_other",
-                                                                              "name": "Other"}])
+    other = {"type": "text", "id": "doc_other", "name": "Other"}
+    agent = await _create_agent(client, "Seller", [{"type": "text", **doc}, other])
 
     assert (await client.delete(f"{KB}/{free['id']}")).status_code == 200
     assert await store.count_chunks(free["id"]) == 0

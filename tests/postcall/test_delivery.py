@@ -12,10 +12,6 @@ import httpx
 import pytest
 from elevenlabs import ElevenLabs
 from fastapi import FastAPI
-
-from sdr_agent.analysis.finalize import finish_conversation
-from sdr_agent.app import create_app
-from sdr_agent.settings import Settings
 from tests.postcall.helpers import (
     FAST_DELIVERY,
     Receiver,
@@ -24,6 +20,10 @@ from tests.postcall.helpers import (
     services_of,
     wait_for_delivery,
 )
+
+from sdr_agent.analysis.finalize import finish_conversation
+from sdr_agent.app import create_app
+from sdr_agent.settings import Settings
 
 pytestmark = pytest.mark.postgres
 
@@ -175,7 +175,9 @@ async def test_deliveries_list_pages_and_filters(
     first = (await client.get("/v1/convai/webhook-deliveries", params={"page_size": 2})).json()
     assert len(first["deliveries"]) == 2 and first["has_more"] is True
     rest = (
-        await client.get("/v1/convai/webhook-deliveries", params={"page_size": 2, "cursor": first["next_cursor"]})
+        await client.get(
+            "/v1/convai/webhook-deliveries", params={"page_size": 2, "cursor": first["next_cursor"]}
+        )
     ).json()
     assert len(rest["deliveries"]) == 1 and rest["has_more"] is False
     seen = {d["conversation_id"] for d in first["deliveries"] + rest["deliveries"]}
@@ -184,7 +186,8 @@ async def test_deliveries_list_pages_and_filters(
     assert [d["conversation_id"] for d in only["deliveries"]] == [ids[0]]
     assert only["deliveries"][0]["webhook_id"] == webhook_id
     one = await client.get(
-        f"/v1/convai/webhook-deliveries/{only['deliveries'][0]['delivery_id']}", params={"include_payload": True}
+        f"/v1/convai/webhook-deliveries/{only['deliveries'][0]['delivery_id']}",
+        params={"include_payload": True},
     )
     assert one.status_code == 200 and '"post_call_transcription"' in one.json()["payload"]
     bad = await client.get("/v1/convai/webhook-deliveries", params={"status": "lost"})

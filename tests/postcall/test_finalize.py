@@ -15,11 +15,6 @@ import httpx
 import pytest
 from elevenlabs import ElevenLabs
 from fastapi import FastAPI
-
-from sdr_agent.analysis.finalize import ANALYSIS_LLM_KEY, finish_conversation, record_initiation_failure
-from sdr_agent.engines.fakes import FakeLLM, FakeReply
-from sdr_agent.settings import AnalysisSettings
-from sdr_agent.storage.repos.meetings import NewMeeting, save_meeting
 from tests.postcall.helpers import (
     Receiver,
     make_conversation,
@@ -27,6 +22,11 @@ from tests.postcall.helpers import (
     services_of,
     wait_for_delivery,
 )
+
+from sdr_agent.analysis.finalize import ANALYSIS_LLM_KEY, finish_conversation, record_initiation_failure
+from sdr_agent.engines.fakes import FakeLLM, FakeReply
+from sdr_agent.settings import AnalysisSettings
+from sdr_agent.storage.repos.meetings import NewMeeting, save_meeting
 
 pytestmark = pytest.mark.postgres
 
@@ -47,13 +47,23 @@ async def test_a_finished_call_has_analysis_and_sends_it(
     async with services.db.session() as session:
         meeting = await save_meeting(
             session,
-            NewMeeting(starts_at=datetime.now(UTC) + timedelta(days=2), timezone="America/New_York",
-                       name="Dana", email="dana@example.com"),
+            NewMeeting(
+                starts_at=datetime.now(UTC) + timedelta(days=2),
+                timezone="America/New_York",
+                name="Dana",
+                email="dana@example.com",
+            ),
             agent_id=None,
             conversation_id=conversation_id,
         )
-    await finish_conversation(services, conversation_id, ended_ok=True, termination_reason="agent ended the call",
-                              dialogue_state={"objections": ["price"], "phase": "close"}, audio_wav_path=None)
+    await finish_conversation(
+        services,
+        conversation_id,
+        ended_ok=True,
+        termination_reason="agent ended the call",
+        dialogue_state={"objections": ["price"], "phase": "close"},
+        audio_wav_path=None,
+    )
 
     stored = await _conversation(client, conversation_id)
     assert stored["status"] == "done"
@@ -88,14 +98,23 @@ async def test_status_is_processing_until_the_analysis_is_stored(
 ) -> None:
     services = services_of(app)
     services.settings.analysis = AnalysisSettings(method="llm", llm_timeout_s=5)
-    answer = {"call_successful": "success", "transcript_summary": "Dana booked a demo for Tuesday.",
-              "call_summary_title": "Demo booked"}
+    answer = {
+        "call_successful": "success",
+        "transcript_summary": "Dana booked a demo for Tuesday.",
+        "call_summary_title": "Demo booked",
+    }
     services.extras[ANALYSIS_LLM_KEY] = FakeLLM(replies=[json.dumps(answer)], first_token_delay_s=0.4)
     await register_webhook(client, receiver.url)
     conversation_id = await make_conversation(services)
     finishing = asyncio.create_task(
-        finish_conversation(services, conversation_id, ended_ok=True, termination_reason=None,
-                            dialogue_state={}, audio_wav_path=None)
+        finish_conversation(
+            services,
+            conversation_id,
+            ended_ok=True,
+            termination_reason=None,
+            dialogue_state={},
+            audio_wav_path=None,
+        )
     )
     seen: set[str] = set()
     while not finishing.done():
@@ -118,8 +137,14 @@ async def test_a_failing_llm_falls_back_to_rules(client: httpx.AsyncClient, app:
     services.settings.analysis = AnalysisSettings(method="llm", llm_timeout_s=5)
     services.extras[ANALYSIS_LLM_KEY] = FakeLLM(replies=[FakeReply(error=RuntimeError("model crashed"))])
     conversation_id = await make_conversation(services)
-    await finish_conversation(services, conversation_id, ended_ok=False, termination_reason="stream dropped",
-                              dialogue_state={}, audio_wav_path=None)
+    await finish_conversation(
+        services,
+        conversation_id,
+        ended_ok=False,
+        termination_reason="stream dropped",
+        dialogue_state={},
+        audio_wav_path=None,
+    )
     stored = await _conversation(client, conversation_id)
     assert stored["status"] == "failed"  # the call did not end well, but it was analysed
     assert stored["analysis"]["analysis_method"] == "rules"
@@ -143,21 +168,35 @@ async def test_audio_is_sent_only_when_opted_in(
     wav = _wav(tmp_path / "call.wav")
     await register_webhook(client, receiver.url, events=["transcript", "audio"])
     with_audio = await make_conversation(services)
-    await finish_conversation(services, with_audio, ended_ok=True, termination_reason=None, dialogue_state={},
-                              audio_wav_path=str(tmp_path / "call.wav"))
+    await finish_conversation(
+        services,
+        with_audio,
+        ended_ok=True,
+        termination_reason=None,
+        dialogue_state={},
+        audio_wav_path=str(tmp_path / "call.wav"),
+    )
     delivered = await wait_for_delivery(client, "delivered", count=2)
     assert {d["event_type"] for d in delivered} == {"post_call_transcription", "post_call_audio"}
     audio_event = next(r.json() for r in receiver.requests if r.json()["type"] == "post_call_audio")
     assert audio_event["data"]["conversation_id"] == with_audio
     assert base64.b64decode(audio_event["data"]["full_audio"]) == wav
-    transcript_event = next(r.json() for r in receiver.requests if r.json()["type"] == "post_call_transcription")
+    transcript_event = next(
+        r.json() for r in receiver.requests if r.json()["type"] == "post_call_transcription"
+    )
     assert transcript_event["data"]["has_audio"] is True
 
     patched = await client.patch("/v1/convai/settings", json={"webhooks": {"events": ["transcript"]}})
     assert patched.json()["webhooks"]["events"] == ["transcript"]
     without = await make_conversation(services)
-    await finish_conversation(services, without, ended_ok=True, termination_reason=None, dialogue_state={},
-                              audio_wav_path=str(tmp_path / "call.wav"))
+    await finish_conversation(
+        services,
+        without,
+        ended_ok=True,
+        termination_reason=None,
+        dialogue_state={},
+        audio_wav_path=str(tmp_path / "call.wav"),
+    )
     later = await wait_for_delivery(client, "delivered", count=3)
     assert [d["event_type"] for d in later if d["conversation_id"] == without] == ["post_call_transcription"]
 
@@ -179,7 +218,9 @@ async def test_call_initiation_failure(client: httpx.AsyncClient, app: FastAPI, 
         request.body.decode(), request.headers["elevenlabs-signature"], secret
     )
     assert event["type"] == "call_initiation_failure"
-    assert event["data"]["failure_reason"] == "no-answer" and event["data"]["conversation_id"] == conversation_id
+    assert (
+        event["data"]["failure_reason"] == "no-answer" and event["data"]["conversation_id"] == conversation_id
+    )
     assert event["data"]["metadata"] == {"type": "twilio", "body": twilio}
 
 
@@ -200,17 +241,35 @@ async def test_an_agent_override_and_a_seed_subscription_pick_the_receivers(
 ) -> None:
     services = services_of(app)
     await register_webhook(client, receiver.url)  # the workspace default
-    agent_hook = (await client.post("/v1/workspace/webhooks", json={
-        "name": "agent-specific", "webhook_url": receiver.base_url + "/agent", "auth_type": "hmac",
-    })).json()["webhook_id"]
-    seed = await client.post("/v1/workspace/webhooks", json={
-        "name": "all calls", "webhook_url": receiver.base_url + "/seed", "events": ["transcript"],
-    })
+    agent_hook = (
+        await client.post(
+            "/v1/workspace/webhooks",
+            json={
+                "name": "agent-specific",
+                "webhook_url": receiver.base_url + "/agent",
+                "auth_type": "hmac",
+            },
+        )
+    ).json()["webhook_id"]
+    seed = await client.post(
+        "/v1/workspace/webhooks",
+        json={
+            "name": "all calls",
+            "webhook_url": receiver.base_url + "/seed",
+            "events": ["transcript"],
+        },
+    )
     assert seed.status_code == 200
     override = {"workspace_overrides": {"webhooks": {"post_call_webhook_id": agent_hook}}}
     conversation_id = await make_conversation(services, platform_settings=override)
-    await finish_conversation(services, conversation_id, ended_ok=True, termination_reason=None,
-                              dialogue_state={}, audio_wav_path=None)
+    await finish_conversation(
+        services,
+        conversation_id,
+        ended_ok=True,
+        termination_reason=None,
+        dialogue_state={},
+        audio_wav_path=None,
+    )
     await wait_for_delivery(client, "delivered", count=2)
     assert sorted(r.path for r in receiver.requests) == ["/agent", "/seed"]
 
@@ -222,17 +281,55 @@ async def test_finishing_is_idempotent_and_never_raises(
     await register_webhook(client, receiver.url)
     conversation_id = await make_conversation(services)
     for _ in range(2):
-        await finish_conversation(services, conversation_id, ended_ok=True, termination_reason=None,
-                                  dialogue_state={}, audio_wav_path=None)
+        await finish_conversation(
+            services,
+            conversation_id,
+            ended_ok=True,
+            termination_reason=None,
+            dialogue_state={},
+            audio_wav_path=None,
+        )
     await wait_for_delivery(client, "delivered")
     listed = (await client.get("/v1/convai/webhook-deliveries")).json()["deliveries"]
     assert len(listed) == 1
     # unknown ids and unreadable dialogue state are logged, not raised
-    await finish_conversation(services, "conv_missing", ended_ok=True, termination_reason=None,
-                              dialogue_state={}, audio_wav_path=None)
+    await finish_conversation(
+        services,
+        "conv_missing",
+        ended_ok=True,
+        termination_reason=None,
+        dialogue_state={},
+        audio_wav_path=None,
+    )
     await record_initiation_failure(services, "conv_missing", "busy", {})
     other = await make_conversation(services)
-    await finish_conversation(services, other, ended_ok=True, termination_reason=None,
-                              dialogue_state={"objections": 5, "collected": "nope", "meetings": "x"},
-                              audio_wav_path="/nonexistent.wav")
-    assert (await _conversation(client, other))["status"] == "done"
+    await finish_conversation(
+        services,
+        other,
+        ended_ok=True,
+        termination_reason=None,
+        dialogue_state={"objections": 5, "collected": "nope", "meetings": "x"},
+        audio_wav_path="/nonexistent.wav",
+    )
+    stored = await _conversation(client, other)
+    assert stored["status"] == "done" and stored["analysis"]["call_successful"] == "success"
+
+
+async def test_a_crash_in_analysis_never_leaves_the_call_processing(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_: object) -> dict[str, Any]:
+        raise RuntimeError("analysis bug")
+
+    monkeypatch.setattr("sdr_agent.analysis.finalize.rules_analysis", broken)
+    services = services_of(app)
+    conversation_id = await make_conversation(services)
+    await finish_conversation(
+        services,
+        conversation_id,
+        ended_ok=False,
+        termination_reason="boom",
+        dialogue_state={},
+        audio_wav_path=None,
+    )
+    assert (await _conversation(client, conversation_id))["status"] == "failed"

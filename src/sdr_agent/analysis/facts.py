@@ -176,7 +176,8 @@ def _read_state(state: dict[str, Any], facts: CallFacts) -> None:
         ):
             facts.meeting_detail = _meeting_detail(meetings[0])
     for key, target in (("objections", facts.objections), ("questions", facts.questions)):
-        for item in state.get(key) or []:
+        items = state.get(key)
+        for item in items if isinstance(items, list) else []:
             label = _label(item)
             if label and label not in target:
                 target.append(label)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from sdr_agent.api.deps import ServicesDep, SessionDep, require_api_key
@@ -259,6 +260,14 @@ async def get_document(documentation_id: str, session: SessionDep) -> DocumentDe
     if doc is None:
         raise NotFoundError("knowledge base document", documentation_id)
     return _detail(doc)
+
+
+@router.get("/{documentation_id}/content", response_class=HTMLResponse)
+async def get_document_content(documentation_id: str, session: SessionDep) -> HTMLResponse:
+    doc = await knowledge_repo.get_document(session, documentation_id)
+    if doc is None:
+        raise NotFoundError("knowledge base document", documentation_id)
+    return HTMLResponse(text_to_html(doc.content))
 
 
 @router.get("/{documentation_id}/dependent-agents", response_model=DependentAgentsPage)

@@ -12,8 +12,8 @@ Steps:
   (a barge-in);
 - ``"at_time"``: ``delay_ms`` after the stream started.
 
-After the last step the caller stays on the line until the agent hangs up or ``end_timeout_s`` passes, then
-hangs up itself.
+After the last step the caller stays on the line until the agent hangs up. Whenever the caller has been
+waiting (for a step's moment, or after the last step) for ``end_timeout_s``, it hangs up itself.
 """
 
 from __future__ import annotations

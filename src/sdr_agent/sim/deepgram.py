@@ -119,12 +119,14 @@ class DeepgramStandIn:
 
     # ------------------------------------------------------------ app
     def _app(self) -> Starlette:
-        return Starlette(routes=[
-            WebSocketRoute("/v1/listen", self._listen),
-            WebSocketRoute("/v1/speak", self._speak_socket),
-            Route("/v1/speak", self._speak_rest, methods=["POST"]),
-            Route("/v1/listen", self._listen_rest, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                WebSocketRoute("/v1/listen", self._listen),
+                WebSocketRoute("/v1/speak", self._speak_socket),
+                Route("/v1/speak", self._speak_rest, methods=["POST"]),
+                Route("/v1/listen", self._listen_rest, methods=["POST"]),
+            ]
+        )
 
     def _authorized(self, authorization: str | None) -> bool:
         return authorization == f"Token {self.api_key}"
@@ -186,8 +188,12 @@ class DeepgramStandIn:
         await request.body()
         text = self.utterances.popleft() if self.utterances else ""
         alternative = {"transcript": text, "confidence": 0.98 if text else 0.0, "words": []}
-        return JSONResponse({"metadata": {"request_id": "stand-in"},
-                             "results": {"channels": [{"alternatives": [alternative]}]}})
+        return JSONResponse(
+            {
+                "metadata": {"request_id": "stand-in"},
+                "results": {"channels": [{"alternatives": [alternative]}]},
+            }
+        )
 
 
 class _SpeakSession:

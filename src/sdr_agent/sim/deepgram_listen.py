@@ -54,6 +54,7 @@ class ListenSession:
         self._speech_ms = 0.0
         self._silence_ms = 0.0
         self._since_interim_ms = 0.0
+        self._speech_end_s = self._audio_s
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send_loop())
@@ -93,8 +94,16 @@ class ListenSession:
                 continue
             text = message.get("text")
             if text is not None and self._on_control(text):
-                self._out.put_nowait(json.dumps({"type": "Metadata", "request_id": self._request_id,
-                                                 "duration": self._audio_s, "channels": 1}))
+                self._out.put_nowait(
+                    json.dumps(
+                        {
+                            "type": "Metadata",
+                            "request_id": self._request_id,
+                            "duration": self._audio_s,
+                            "channels": 1,
+                        }
+                    )
+                )
                 return 1000, ""
 
     async def _send_loop(self) -> None:
@@ -140,8 +149,11 @@ class ListenSession:
             self._silence_ms += ms
             if self._silence_ms >= standin.endpointing_ms:
                 self._finish(speech_final=True)
-                self._out.put_nowait(json.dumps({"type": "UtteranceEnd", "channel": [0, 1],
-                                                 "last_word_end": round(self._audio_s, 3)}))
+                self._out.put_nowait(
+                    json.dumps(
+                        {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": round(self._audio_s, 3)}
+                    )
+                )
         else:
             self._quiet_ms += ms
             if self._quiet_ms >= SILENCE_RESULT_MS:
@@ -156,6 +168,7 @@ class ListenSession:
             self._words = standin.utterances.popleft().split()
             self._segment_start_s = self._audio_s - ms / 1000.0
         self._quiet_ms = 0.0
+        self._speech_end_s = self._audio_s
         self._speech_ms += ms
         self._silence_ms = 0.0
         self._since_interim_ms += ms
@@ -187,7 +200,7 @@ class ListenSession:
     ) -> None:
         start = self._segment_start_s if words else self._audio_s
         duration = max(0.0, self._audio_s - start)
-        step = duration / max(1, len(words))
+        step = max(0.0, self._speech_end_s - start) / max(1, len(words))  # words lie within the speech
         payload: dict[str, Any] = {
             "type": "Results",
             "channel_index": [0, 1],
@@ -196,16 +209,28 @@ class ListenSession:
             "is_final": is_final,
             "speech_final": speech_final,
             "from_finalize": from_finalize,
-            "channel": {"alternatives": [{
-                "transcript": " ".join(words),
-                "confidence": 0.98 if words else 0.0,
-                "words": [
-                    {"word": w.lower(), "start": round(start + i * step, 3),
-                     "end": round(start + (i + 1) * step, 3), "confidence": 0.98, "punctuated_word": w}
-                    for i, w in enumerate(words)
-                ],
-            }]},
-            "metadata": {"request_id": self._request_id, "model_uuid": "stand-in",
-                         "model_info": {"name": "stand-in", "version": "1", "arch": "stand-in"}},
+            "channel": {
+                "alternatives": [
+                    {
+                        "transcript": " ".join(words),
+                        "confidence": 0.98 if words else 0.0,
+                        "words": [
+                            {
+                                "word": w.lower(),
+                                "start": round(start + i * step, 3),
+                                "end": round(start + (i + 1) * step, 3),
+                                "confidence": 0.98,
+                                "punctuated_word": w,
+                            }
+                            for i, w in enumerate(words)
+                        ],
+                    }
+                ]
+            },
+            "metadata": {
+                "request_id": self._request_id,
+                "model_uuid": "stand-in",
+                "model_info": {"name": "stand-in", "version": "1", "arch": "stand-in"},
+            },
         }
         self._out.put_nowait(json.dumps(payload))

@@ -51,7 +51,7 @@ class ScriptPlayer:
     results: list[CallerTurnResult] = field(default_factory=list)
     _index: int = 0
     _active: _ActiveStep | None = None
-    _done_ms: float | None = None
+    _idle_since_ms: float | None = None
     # what the caller has heard
     _agent_playing: bool = False
     _spoke_since_step: bool = False
@@ -79,11 +79,11 @@ class ScriptPlayer:
                     action.hangup = "caller-hangup"
                     return action
         if self._active is None:
-            if self._index >= len(steps):
-                if self._done_ms is None:
-                    self._done_ms = now_ms
-                elif now_ms - self._done_ms >= self.script.end_timeout_s * 1000:
-                    action.hangup = "script-timeout"
+            # Waiting for the next step's moment, or done: a caller left hanging gives up after a while.
+            if self._idle_since_ms is None:
+                self._idle_since_ms = now_ms
+            elif now_ms - self._idle_since_ms >= self.script.end_timeout_s * 1000:
+                action.hangup = "script-timeout"
             return action
         active = self._active
         if active.digits:
@@ -137,6 +137,7 @@ class ScriptPlayer:
     def _finish(self, active: _ActiveStep, end_ms: float) -> CallerTurnResult:
         active.result.ended_ms = end_ms
         self._active = None
+        self._idle_since_ms = None
         self._index += 1
         self._spoke_since_step = False
         self._agent_turn_started_ms = None

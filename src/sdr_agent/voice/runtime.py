@@ -31,10 +31,8 @@ class VoiceRuntime:
 
 async def on_startup(services: Services) -> None:
     engines = build_engines(services.settings)
-    try:
-        await engines.tts.warm_up()
-    except Exception:
-        log.exception("TTS warm-up failed; the first sentence may be slow")
+    timings = await engines.warm_up()
+    log.info("engines warmed up: %s", timings)
     services.extras["voice"] = VoiceRuntime(engines=engines)
 
 

@@ -28,10 +28,15 @@ class ListenMessage:
     start_s: float = 0.0
     duration_s: float = 0.0
     confidence: float = 1.0
+    words_end_s: float | None = None  # end of the last recognised word (the result may span silence after it)
 
     @property
     def end_s(self) -> float:
         return self.start_s + self.duration_s
+
+    @property
+    def speech_end_s(self) -> float:
+        return self.end_s if self.words_end_s is None else self.words_end_s
 
 
 def parse_listen_message(raw: str) -> ListenMessage:
@@ -56,6 +61,8 @@ def _parse_results(payload: dict[str, Any]) -> ListenMessage:
     best = alternatives[0] if isinstance(alternatives, list) and alternatives else {}
     if not isinstance(best, dict):
         raise EngineError("Deepgram Results message has a malformed alternative")
+    words = best.get("words")
+    last_word = words[-1] if isinstance(words, list) and words and isinstance(words[-1], dict) else None
     return ListenMessage(
         kind="Results",
         text=str(best.get("transcript") or "").strip(),
@@ -65,6 +72,7 @@ def _parse_results(payload: dict[str, Any]) -> ListenMessage:
         start_s=_number(payload.get("start")),
         duration_s=_number(payload.get("duration")),
         confidence=_number(best.get("confidence"), default=1.0),
+        words_end_s=_number(last_word.get("end")) if last_word is not None else None,
     )
 
 

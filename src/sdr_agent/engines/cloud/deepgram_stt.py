@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATE = 8000  # μ-law: one byte per sample
 GAP_BUFFER_FRAMES = 50  # ~1 s of 20 ms frames kept while reconnecting; older audio is dropped
 CLOSE_WAIT_S = 1.0
+CLEAR_TOLERANCE_S = 0.01  # timestamps arrive rounded to milliseconds
 _KEEPALIVE = json.dumps({"type": "KeepAlive"})
 _FINALIZE = json.dumps({"type": "Finalize"})
 _CLOSE_STREAM = json.dumps({"type": "CloseStream"})
@@ -314,7 +315,7 @@ class DeepgramSTTStream:
             return
         if message.is_final:
             self._drops = 0
-        if message.text and message.end_s <= self._ignore_before_s:
+        if message.text and message.speech_end_s <= self._ignore_before_s + CLEAR_TOLERANCE_S:
             message = dataclasses.replace(message, text="")  # audio that clear() dropped
         transcript = self._assembler.on_results(message, self._offset_s)
         if message.from_finalize and not (transcript is not None and transcript.speech_final):

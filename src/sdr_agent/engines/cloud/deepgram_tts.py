@@ -62,6 +62,7 @@ class DeepgramTTS:
         self._api_key = require_key(settings.deepgram_api_key, "SDR_TTS__DEEPGRAM_API_KEY")
         self._idle: dict[str, list[ClientConnection]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._recycling: dict[str, set[asyncio.Task[None]]] = {}  # sockets waiting for Cleared, per model
         self._http: httpx.AsyncClient | None = None
 
     def model_for(self, voice: str | None) -> str:
@@ -147,7 +148,10 @@ class DeepgramTTS:
                 if finished:
                     self._release(model, ws)
                 else:
-                    self._spawn(self._clear_and_recycle(ws, model, reuse=not failed))
+                    recycle = self._spawn(self._clear_and_recycle(ws, model, reuse=not failed))
+                    pending = self._recycling.setdefault(model, set())
+                    pending.add(recycle)
+                    recycle.add_done_callback(pending.discard)
 
     async def _receive(self, ws: ClientConnection) -> str | bytes:
         try:
@@ -159,6 +163,10 @@ class DeepgramTTS:
 
     async def _acquire(self, model: str, *, allow_pooled: bool) -> tuple[ClientConnection, bool]:
         pool = self._idle.setdefault(model, [])
+        recycling = self._recycling.get(model)
+        if allow_pooled and not pool and recycling:
+            # Right after a barge-in the next reply starts: its socket is about to come back, cleared.
+            await asyncio.wait(set(recycling), timeout=CLEAR_WAIT_S)
         while allow_pooled and pool:
             ws = pool.pop()
             if ws.state is State.OPEN:
@@ -191,10 +199,11 @@ class DeepgramTTS:
             return
         self._release(model, ws)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # ------------------------------------------------------------ REST path
     def _client(self) -> httpx.AsyncClient:

@@ -30,6 +30,9 @@ from sdr_agent.engines.base import (
 WORDS_PER_DELTA = 4
 MAX_ANSWER_WORDS = 50
 MIN_FALLBACK_SCORE = 0.5  # retrieval cosine above which the top passage answers even without shared words
+# Share of the question's (IDF-weighted) terms the passages must know, so "do you support Klingon" is not
+# answered with the support-hours sentence.
+MIN_COVERAGE = 0.5
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n+")
@@ -39,7 +42,8 @@ _STOPWORD_TEXT = (
     "does did have has had i you we they he she it its it's my your our their me us them this that these "
     "those what which who whom whose when where why how can could would should will shall may might must "
     "there here so than then too very just also any some all not no yes please tell know want like get "
-    "got need really much many more most thing things okay ok um uh hi hello hey well say said "
+    "got need really much many more most thing things okay ok um uh hi hello hey well say said what's that's "
+    "there's i'm we're you're don't doesn't isn't aren't can't i'd we'd reach find make go going "
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SYNONYMS: tuple[frozenset[str], ...] = tuple(
@@ -136,6 +140,11 @@ def best_sentences(question: str, passages: Sequence[ContextPassage], max_senten
         for term in found:
             frequency[term] = frequency.get(term, 0) + 1
     expansions = {term: _expansions(term) for term in terms}
+    known = set().union(*sentence_terms)
+    weights = {term: math.log(1.0 + len(pool) / (1.0 + frequency.get(term, 0))) for term in terms}
+    covered = sum(weight for term, weight in weights.items() if term in known or expansions[term] & known)
+    if terms and covered < MIN_COVERAGE * sum(weights.values()):
+        return []
     candidates: list[_Candidate] = []
     for (p_index, s_index, sentence), found in zip(pool, sentence_terms, strict=True):
         score = 0.0
