@@ -95,7 +95,7 @@ class TurnSettings(BaseModel):
     end_silence_ms: int = 500
     turn_timeout_s: float = 7.0
     max_duration_s: int = 600
-    playback_lead_ms: int = 100
+    playback_lead_ms: int = 60
 
 
 class WebhookDeliverySettings(BaseModel):

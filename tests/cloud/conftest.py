@@ -58,12 +58,24 @@ async def openai_server() -> AsyncIterator[OpenAIStandIn]:
 
 @pytest.fixture
 def ollama_settings(ollama: OllamaStandIn) -> LLMSettings:
-    return LLMSettings(provider="ollama", fallback="none", base_url=ollama.base_url, model="llama3.2",
-                       request_timeout_s=5.0, first_token_timeout_s=0.5)
+    return LLMSettings(
+        provider="ollama",
+        fallback="none",
+        base_url=ollama.base_url,
+        model="llama3.2",
+        request_timeout_s=5.0,
+        first_token_timeout_s=0.5,
+    )
 
 
 @pytest.fixture
 def openai_settings(openai_server: OpenAIStandIn) -> LLMSettings:
-    return LLMSettings(provider="openai", fallback="none", base_url=openai_server.base_url,
-                       api_key=SecretStr(openai_server.api_key or ""), model="stand-in-model",
-                       request_timeout_s=5.0, first_token_timeout_s=0.5)
+    return LLMSettings(
+        provider="openai",
+        fallback="none",
+        base_url=openai_server.base_url,
+        api_key=SecretStr(openai_server.api_key or ""),
+        model="stand-in-model",
+        request_timeout_s=5.0,
+        first_token_timeout_s=0.5,
+    )

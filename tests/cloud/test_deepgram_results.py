@@ -11,11 +11,22 @@ from sdr_agent.engines.base import EngineError
 from sdr_agent.engines.cloud.deepgram_results import UtteranceAssembler, parse_listen_message
 
 
-def results(text: str, *, is_final: bool, speech_final: bool = False, from_finalize: bool = False,
-            start: float = 0.0, duration: float = 0.5) -> str:
+def results(
+    text: str,
+    *,
+    is_final: bool,
+    speech_final: bool = False,
+    from_finalize: bool = False,
+    start: float = 0.0,
+    duration: float = 0.5,
+) -> str:
     payload: dict[str, Any] = {
-        "type": "Results", "start": start, "duration": duration, "is_final": is_final,
-        "speech_final": speech_final, "from_finalize": from_finalize,
+        "type": "Results",
+        "start": start,
+        "duration": duration,
+        "is_final": is_final,
+        "speech_final": speech_final,
+        "from_finalize": from_finalize,
         "channel": {"alternatives": [{"transcript": text, "confidence": 0.9, "words": []}]},
     }
     return json.dumps(payload)
@@ -48,7 +59,10 @@ def test_utterance_end_closes_and_empty_results_are_silent() -> None:
     assert assembler.on_results(parse_listen_message(results("", is_final=False)), 0.0) is None
     assert assembler.on_results(parse_listen_message(results("", is_final=True)), 0.0) is None
     assembler.on_results(parse_listen_message(results("call me later", is_final=True)), 0.0)
-    assert parse_listen_message('{"type":"UtteranceEnd","channel":[0,1],"last_word_end":2.1}').kind == "UtteranceEnd"
+    assert (
+        parse_listen_message('{"type":"UtteranceEnd","channel":[0,1],"last_word_end":2.1}').kind
+        == "UtteranceEnd"
+    )
     final = assembler.close(force=False)
     assert final is not None and final.text == "call me later" and final.speech_final
     forced = assembler.close(force=True)
@@ -64,7 +78,14 @@ def test_malformed_frames_are_engine_errors(raw: str) -> None:
 def test_unknown_message_types_are_ignored() -> None:
     assert parse_listen_message('{"type":"Something","x":1}').kind == "Other"
     message = parse_listen_message(
-        json.dumps({"type": "Results", "is_final": True, "start": 1.0, "duration": 2.0,
-                    "channel": {"alternatives": [{"transcript": "hi", "words": [{"word": "hi", "end": 1.4}]}]}})
+        json.dumps(
+            {
+                "type": "Results",
+                "is_final": True,
+                "start": 1.0,
+                "duration": 2.0,
+                "channel": {"alternatives": [{"transcript": "hi", "words": [{"word": "hi", "end": 1.4}]}]},
+            }
+        )
     )
     assert message.speech_end_s == 1.4 and message.end_s == 3.0

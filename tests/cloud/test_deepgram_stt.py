@@ -35,7 +35,9 @@ async def test_partials_come_before_one_final_with_the_whole_utterance(
     query = deepgram.listen_queries[0]
     assert query["encoding"] == "mulaw" and query["sample_rate"] == "8000" and query["channels"] == "1"
     assert query["interim_results"] == "true" and query["vad_events"] == "true"
-    assert query["endpointing"] == "300" and query["utterance_end_ms"] == "1000" and query["model"] == "nova-3"
+    assert (
+        query["endpointing"] == "300" and query["utterance_end_ms"] == "1000" and query["model"] == "nova-3"
+    )
     assert deepgram.controls[-1] == "CloseStream"
 
 
@@ -51,7 +53,9 @@ async def test_audio_goes_out_untouched_and_empty_frames_never(
     assert deepgram.empty_binary_frames == 0
 
 
-async def test_keepalive_keeps_a_silent_socket_open(deepgram: DeepgramStandIn, stt_settings: STTSettings) -> None:
+async def test_keepalive_keeps_a_silent_socket_open(
+    deepgram: DeepgramStandIn, stt_settings: STTSettings
+) -> None:
     """Fast version: the stand-in closes after 0.6 s without messages; KeepAlive every 0.15 s prevents it."""
     deepgram.idle_timeout_s = 0.6
     deepgram.utterances.append("still there")
@@ -73,7 +77,9 @@ async def test_socket_survives_twelve_seconds_without_audio(
     """Real timings (slow-ish, ~12 s): Deepgram's 10 s idle close vs the default 3 s KeepAlive."""
     deepgram.idle_timeout_s = 10.0
     deepgram.utterances.append("hello again")
-    stream = await DeepgramSTT(stt_settings.model_copy(update={"deepgram_keepalive_interval_s": 3.0})).open_stream()
+    stream = await DeepgramSTT(
+        stt_settings.model_copy(update={"deepgram_keepalive_interval_s": 3.0})
+    ).open_stream()
     collector = Collector(stream)
     await send_all(stream, silence(200))
     await asyncio.sleep(12.0)
@@ -90,13 +96,17 @@ async def test_without_keepalive_the_stand_in_closes_like_deepgram(
 ) -> None:
     """The control experiment: the idle close is real, so the keep-alive tests can fail."""
     deepgram.idle_timeout_s = 0.3
-    stream = await DeepgramSTT(stt_settings.model_copy(update={"deepgram_keepalive_interval_s": 60.0})).open_stream()
+    stream = await DeepgramSTT(
+        stt_settings.model_copy(update={"deepgram_keepalive_interval_s": 60.0})
+    ).open_stream()
     await asyncio.sleep(0.8)
     await stream.aclose()
     assert deepgram.idle_closes >= 1
 
 
-async def test_finalize_flushes_the_utterance_at_once(deepgram: DeepgramStandIn, stt_settings: STTSettings) -> None:
+async def test_finalize_flushes_the_utterance_at_once(
+    deepgram: DeepgramStandIn, stt_settings: STTSettings
+) -> None:
     deepgram.utterances.append("send me the pricing")
     stream = await DeepgramSTT(stt_settings).open_stream()
     collector = Collector(stream)
@@ -115,7 +125,9 @@ async def test_finalize_unanswered_on_a_quiet_socket_gives_an_empty_final(
     deepgram: DeepgramStandIn, stt_settings: STTSettings
 ) -> None:
     deepgram.answer_empty_finalize = False
-    stream = await DeepgramSTT(stt_settings.model_copy(update={"deepgram_finalize_timeout_s": 0.2})).open_stream()
+    stream = await DeepgramSTT(
+        stt_settings.model_copy(update={"deepgram_finalize_timeout_s": 0.2})
+    ).open_stream()
     collector = Collector(stream)
     await stream.finalize()
     await asyncio.sleep(0.05)
@@ -159,7 +171,9 @@ async def test_a_socket_that_keeps_dropping_ends_in_an_engine_error(
 ) -> None:
     deepgram.utterances.append("never heard")
     deepgram.faults = FaultPlan(disconnect_after=3)
-    settings = stt_settings.model_copy(update={"deepgram_reconnect_attempts": 2, "deepgram_reconnect_max_delay_s": 0.05})
+    settings = stt_settings.model_copy(
+        update={"deepgram_reconnect_attempts": 2, "deepgram_reconnect_max_delay_s": 0.05}
+    )
     stream = await DeepgramSTT(settings).open_stream()
     collector = Collector(stream)
     for frame in speech(2000):
@@ -189,7 +203,9 @@ async def test_wrong_key_is_refused(deepgram: DeepgramStandIn, stt_settings: STT
     from pydantic import SecretStr
 
     with pytest.raises(EngineError, match="HTTP 401"):
-        await DeepgramSTT(stt_settings.model_copy(update={"deepgram_api_key": SecretStr("wrong")})).open_stream()
+        await DeepgramSTT(
+            stt_settings.model_copy(update={"deepgram_api_key": SecretStr("wrong")})
+        ).open_stream()
 
 
 async def test_malformed_frame_fails_the_stream(deepgram: DeepgramStandIn, stt_settings: STTSettings) -> None:
@@ -204,7 +220,9 @@ async def test_malformed_frame_fails_the_stream(deepgram: DeepgramStandIn, stt_s
     await stream.aclose()
 
 
-async def test_silent_server_is_detected_as_stalled(deepgram: DeepgramStandIn, stt_settings: STTSettings) -> None:
+async def test_silent_server_is_detected_as_stalled(
+    deepgram: DeepgramStandIn, stt_settings: STTSettings
+) -> None:
     deepgram.faults = FaultPlan(first_byte_delay_s=5.0)
     settings = stt_settings.model_copy(update={"deepgram_stall_timeout_s": 0.3})
     stream = await DeepgramSTT(settings).open_stream()

@@ -1,4 +1,4 @@
-"""Deepgram TTS against the speak stand-in: μ-law 8 kHz out, pooled sockets, Clear on barge-in, REST, faults."""
+"""Deepgram TTS against the speak stand-in: μ-law 8 kHz, pooled sockets, Clear on barge-in, REST, faults."""
 
 from __future__ import annotations
 

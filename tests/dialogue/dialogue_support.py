@@ -20,20 +20,58 @@ NOW = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)  # a Thursday
 KB_PASSAGES = [
     ContextPassage(
         "Acme Dialer pricing. The Starter plan costs $49 per user per month. The Pro plan costs $99 per user "
-        "per month and adds call recording. Annual contracts get a 15% discount.", "doc_pricing", "Pricing"),
+        "per month and adds call recording. Annual contracts get a 15% discount.",
+        "doc_pricing",
+        "Pricing",
+    ),
     ContextPassage(
         "Acme Dialer integrates with Salesforce and HubSpot out of the box. Most teams finish setup in about "
-        "2 days.", "doc_integrations", "Integrations"),
+        "2 days.",
+        "doc_integrations",
+        "Integrations",
+    ),
     ContextPassage(
-        "All call data is encrypted at rest and in transit. Acme is SOC 2 Type II certified and stores data in "
-        "the EU or the US.", "doc_security", "Security"),
+        "All call data is encrypted at rest and in transit. Acme is SOC 2 Type II certified and stores data "
+        "in the EU or the US.",
+        "doc_security",
+        "Security",
+    ),
     ContextPassage(
         "Support is available by chat and phone from 8am to 6pm Eastern on weekdays. Every customer gets a "
-        "named onboarding manager.", "doc_support", "Support"),
+        "named onboarding manager.",
+        "doc_support",
+        "Support",
+    ),
 ]
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an the is are do does it its you your we our of to in on for and or what how much".split())
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "do",
+        "does",
+        "it",
+        "its",
+        "you",
+        "your",
+        "we",
+        "our",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "what",
+        "how",
+        "much",
+    ]
+)
 
 
 def _words(text: str) -> set[str]:
@@ -144,7 +182,9 @@ class Turn:
         return next((e.digits for e in self.events if isinstance(e, SendDigits)), None)
 
 
-async def say(dialogue: AgentDialogue, text: str, *, heard: str | None = None, interrupted: bool = False) -> Turn:
+async def say(
+    dialogue: AgentDialogue, text: str, *, heard: str | None = None, interrupted: bool = False
+) -> Turn:
     """One caller turn; the agent's reply is recorded as fully heard unless ``heard`` says otherwise."""
     events = [event async for event in dialogue.respond(text)]
     turn = Turn(events)

@@ -10,8 +10,11 @@ from sdr_agent.engines.local.grounded import GroundedResponder
 
 async def test_sdr_call_answers_pricing_from_the_kb_and_books_a_meeting() -> None:
     meetings = MeetingRecorder()
-    dialogue = make_dialogue(GroundedResponder(), meetings=meetings,
-                             variables={"customer_name": "Dana", "timezone": "America/New_York"})
+    dialogue = make_dialogue(
+        GroundedResponder(),
+        meetings=meetings,
+        variables={"customer_name": "Dana", "timezone": "America/New_York"},
+    )
     assert dialogue.opening_line() == "Hi Dana, this is Alex from Acme. Do you have a minute?"
     dialogue.record_agent_turn(dialogue.opening_line(), False)
     hello = await say(dialogue, "Yeah, hi, this is Dana.")
@@ -19,9 +22,11 @@ async def test_sdr_call_answers_pricing_from_the_kb_and_books_a_meeting() -> Non
     await say(dialogue, "We mostly dial from spreadsheets.")
     pricing = await say(dialogue, "How much does it cost?")
     assert "The Starter plan costs 49 dollars per user per month." in pricing.text
-    await say(dialogue, "Does it work with Salesforce?")
-    pitch = await say(dialogue, "Okay, sounds good.")
-    assert "short call" in pitch.text
+    salesforce = await say(dialogue, "Does it work with Salesforce?")
+    assert "integrates with Salesforce" in salesforce.text
+    assert "short call" in salesforce.text  # qualifying is over: the meeting pitch follows the answer
+    agreed = await say(dialogue, "Okay, sounds good.")
+    assert "What day and time would work best for you?" in agreed.text
     proposal = await say(dialogue, "Sure, how about Tuesday at 3 pm?")
     assert "Just to confirm, Tuesday at 3 pm, shall I book it?" in proposal.text
     booked = await say(dialogue, "Yes.")
@@ -49,8 +54,13 @@ async def test_objections_and_unanswered_questions_are_recorded() -> None:
     assert second.ends_call
     snapshot = dialogue.state_snapshot()
     assert [o["kind"] for o in snapshot["objections"]] == ["not_interested", "not_interested"]
-    assert snapshot["questions"] == [{"text": "Do you support Klingon?", "answered_from_kb": False,
-                                      "sources": snapshot["questions"][0]["sources"]}]
+    assert snapshot["questions"] == [
+        {
+            "text": "Do you support Klingon?",
+            "answered_from_kb": False,
+            "sources": snapshot["questions"][0]["sources"],
+        }
+    ]
 
 
 async def test_empty_caller_turn_gets_a_reprompt() -> None:
@@ -60,16 +70,35 @@ async def test_empty_caller_turn_gets_a_reprompt() -> None:
 
 
 def test_toolbox_reads_elevenlabs_shapes() -> None:
-    config = {"agent": {"prompt": {
-        "tools": [{"type": "client", "name": "show_slide", "description": "d", "parameters": {}}],
-        "built_in_tools": {"transfer_to_number": {"type": "system", "name": "transfer_to_number",
-                                                  "params": {"system_tool_type": "transfer_to_number",
-                                                             "transfers": []}},
-                           "language_detection": {"type": "system", "name": "language_detection",
-                                                  "params": {"system_tool_type": "language_detection"}}},
-    }}}
-    resolved = [{"tool_config": {"type": "webhook", "name": "lookup", "description": "Look up",
-                                 "api_schema": {"url": "https://x.test/a", "method": "GET"}}}]
+    config = {
+        "agent": {
+            "prompt": {
+                "tools": [{"type": "client", "name": "show_slide", "description": "d", "parameters": {}}],
+                "built_in_tools": {
+                    "transfer_to_number": {
+                        "type": "system",
+                        "name": "transfer_to_number",
+                        "params": {"system_tool_type": "transfer_to_number", "transfers": []},
+                    },
+                    "language_detection": {
+                        "type": "system",
+                        "name": "language_detection",
+                        "params": {"system_tool_type": "language_detection"},
+                    },
+                },
+            }
+        }
+    }
+    resolved = [
+        {
+            "tool_config": {
+                "type": "webhook",
+                "name": "lookup",
+                "description": "Look up",
+                "api_schema": {"url": "https://x.test/a", "method": "GET"},
+            }
+        }
+    ]
     box = load_toolbox(config, resolved, can_book_meetings=True)
     names = {spec.name for spec in box.specs}
     # client tools, unsupported system tools and a transfer with no destination are left out; end_call is

@@ -12,29 +12,44 @@ from sdr_agent.dialogue.caller_facts import (
 )
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("Hi, this is Dana.", "Dana"), ("My name is Priya Patel", "Priya Patel"), ("It's Mark speaking", "Mark"),
-    ("I'm busy right now", None), ("This is not a good time", None),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hi, this is Dana.", "Dana"),
+        ("My name is Priya Patel", "Priya Patel"),
+        ("It's Mark speaking", "Mark"),
+        ("I'm busy right now", None),
+        ("This is not a good time", None),
+    ],
+)
 def test_find_name(text: str, name: str | None) -> None:
     assert find_name(text) == name
 
 
-@pytest.mark.parametrize(("text", "email"), [
-    ("send it to dana@globex.com please", "dana@globex.com"),
-    ("it's john dot smith at acme dot com", "john.smith@acme.com"),
-    ("we are at the office", None),
-])
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("send it to dana@globex.com please", "dana@globex.com"),
+        ("it's john dot smith at acme dot com", "john.smith@acme.com"),
+        ("we are at the office", None),
+    ],
+)
 def test_find_email(text: str, email: str | None) -> None:
     assert find_email(text) == email
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("I'm not interested", "not_interested"), ("We already use Gong", "competitor"),
-    ("It sounds too expensive for us", "price"), ("I'm driving, call me later", "bad_timing"),
-    ("Just send me some info", "send_info"), ("I'm not the decision maker", "authority"),
-    ("How does it work?", None),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I'm not interested", "not_interested"),
+        ("We already use Gong", "competitor"),
+        ("It sounds too expensive for us", "price"),
+        ("I'm driving, call me later", "bad_timing"),
+        ("Just send me some info", "send_info"),
+        ("I'm not the decision maker", "authority"),
+        ("How does it work?", None),
+    ],
+)
 def test_find_objection(text: str, kind: str | None) -> None:
     assert find_objection(text) == kind
 

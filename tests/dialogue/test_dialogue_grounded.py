@@ -18,8 +18,12 @@ TOOLS = [ToolSpec("book_meeting", "", {}), ToolSpec("end_call", "", {})]
 
 
 def request(question: str, context: list[ContextPassage], **hints: Any) -> LLMRequest:
-    return LLMRequest(messages=[ChatMessage("system", "s"), ChatMessage("user", question)], tools=list(TOOLS),
-                      context=context, hints={"user_text": question, **hints})
+    return LLMRequest(
+        messages=[ChatMessage("system", "s"), ChatMessage("user", question)],
+        tools=list(TOOLS),
+        context=context,
+        hints={"user_text": question, **hints},
+    )
 
 
 async def run(req: LLMRequest) -> tuple[list[str], list[ToolCallDelta]]:
@@ -39,7 +43,10 @@ async def run(req: LLMRequest) -> tuple[list[str], list[ToolCallDelta]]:
         ("what's the price per seat", "The Starter plan costs $49 per user per month."),
         ("Does it connect to HubSpot?", "Acme Dialer integrates with Salesforce and HubSpot out of the box."),
         ("Is our data encrypted?", "All call data is encrypted at rest and in transit."),
-        ("When can I reach support?", "Support is available by chat and phone from 8am to 6pm Eastern on weekdays."),
+        (
+            "When can I reach support?",
+            "Support is available by chat and phone from 8am to 6pm Eastern on weekdays.",
+        ),
         ("Are you SOC 2 compliant?", "Acme is SOC 2 Type II certified and stores data in the EU or the US."),
     ],
 )
@@ -64,27 +71,51 @@ async def test_playbook_moves() -> None:
     _, calls = await run(request("bye now", [], intent="GOODBYE"))
     assert calls[0].call.name == "end_call"
     slot = {"text": "Tuesday at 3 pm", "complete": True, "timezone": None, "has_day": True}
-    _, calls = await run(request("Can you book Tuesday at 3 pm?", [], intent="ACTION", wants_meeting=True,
-                                 slot=slot, caller_name="Dana", can_book=True))
+    _, calls = await run(
+        request(
+            "Can you book Tuesday at 3 pm?",
+            [],
+            intent="ACTION",
+            wants_meeting=True,
+            slot=slot,
+            caller_name="Dana",
+            can_book=True,
+        )
+    )
     assert calls[0].call.name == "book_meeting"
     assert calls[0].call.arguments == {"when": "Tuesday at 3 pm", "name": "Dana"}
     deltas, calls = await run(request("sure", [], intent="CONFIRM", polarity="yes", meeting_proposed=True))
     assert calls == [] and "What day and time" in "".join(deltas)
-    deltas, _ = await run(request("not interested", [], intent="OTHER", objection="not_interested",
-                                  objection_count=1, can_book=True))
+    deltas, _ = await run(
+        request(
+            "not interested", [], intent="OTHER", objection="not_interested", objection_count=1, can_book=True
+        )
+    )
     assert "short call" in "".join(deltas)
-    deltas, calls = await run(request("still not interested", [], intent="OTHER", objection="not_interested",
-                                      objection_count=2))
+    deltas, calls = await run(
+        request("still not interested", [], intent="OTHER", objection="not_interested", objection_count=2)
+    )
     assert calls[0].call.name == "end_call"
-    deltas, _ = await run(request("hello", [], intent="HELLO", caller_name="Dana",
-                                  next_question="How is your team handling this today?"))
+    deltas, _ = await run(
+        request(
+            "hello",
+            [],
+            intent="HELLO",
+            caller_name="Dana",
+            next_question="How is your team handling this today?",
+        )
+    )
     assert "".join(deltas) == "Hi Dana, thanks for taking my call. How is your team handling this today?"
 
 
 def test_compose_is_fast() -> None:
-    passages = [ContextPassage(p.text + " " + p.text, f"{p.source_id}_{i}") for i in range(8) for p in KB_PASSAGES]
+    passages = [
+        ContextPassage(p.text + " " + p.text, f"{p.source_id}_{i}") for i in range(8) for p in KB_PASSAGES
+    ]
     responder = GroundedResponder()
-    req = request("How much does the Pro plan cost per user?", passages[:3], intent="QUESTION", phase="ACTIVE")
+    req = request(
+        "How much does the Pro plan cost per user?", passages[:3], intent="QUESTION", phase="ACTIVE"
+    )
     start = time.perf_counter()
     for _ in range(200):
         responder.compose(req)
@@ -94,8 +125,29 @@ def test_compose_is_fast() -> None:
 
 
 WORDS = st.sampled_from(
-    "price plan user month team support data setup contract trial seat discount annual onboarding calls "
-    "recording integration salesforce region security hours".split()
+    [
+        "price",
+        "plan",
+        "user",
+        "month",
+        "team",
+        "support",
+        "data",
+        "setup",
+        "contract",
+        "trial",
+        "seat",
+        "discount",
+        "annual",
+        "onboarding",
+        "calls",
+        "recording",
+        "integration",
+        "salesforce",
+        "region",
+        "security",
+        "hours",
+    ]
 )
 
 
@@ -122,14 +174,24 @@ def sentences(draw: st.DrawFn) -> str:
 @st.composite
 def passages(draw: st.DrawFn) -> list[ContextPassage]:
     count = draw(st.integers(min_value=0, max_value=3))
-    return [ContextPassage(" ".join(draw(st.lists(sentences(), min_size=1, max_size=4))), f"doc_{i}",
-                           score=draw(st.floats(min_value=0, max_value=1))) for i in range(count)]
+    return [
+        ContextPassage(
+            " ".join(draw(st.lists(sentences(), min_size=1, max_size=4))),
+            f"doc_{i}",
+            score=draw(st.floats(min_value=0, max_value=1)),
+        )
+        for i in range(count)
+    ]
 
 
 @st.composite
 def questions(draw: st.DrawFn) -> str:
-    opener = draw(st.sampled_from(["how much is the", "what about", "is there a", "tell me about", "", "do you"]))
-    words = draw(st.lists(st.one_of(WORDS, figures(), st.text(min_size=1, max_size=8)), min_size=0, max_size=8))
+    opener = draw(
+        st.sampled_from(["how much is the", "what about", "is there a", "tell me about", "", "do you"])
+    )
+    words = draw(
+        st.lists(st.one_of(WORDS, figures(), st.text(min_size=1, max_size=8)), min_size=0, max_size=8)
+    )
     return f"{opener} {' '.join(words)}?".strip()
 
 
@@ -140,8 +202,11 @@ def hint_sets(draw: st.DrawFn) -> dict[str, Any]:
         "intent": draw(st.sampled_from(["HELLO", "GOODBYE", "CONFIRM", "QUESTION", "ACTION", "OTHER"])),
         "polarity": draw(st.sampled_from([None, "yes", "no"])),
         "phase": draw(st.sampled_from(["CALL_START", "DISCOVERY", "ACTIVE"])),
-        "objection": draw(st.sampled_from([None, "not_interested", "price", "competitor", "bad_timing",
-                                           "send_info", "authority"])),
+        "objection": draw(
+            st.sampled_from(
+                [None, "not_interested", "price", "competitor", "bad_timing", "send_info", "authority"]
+            )
+        ),
         "objection_count": draw(st.integers(min_value=0, max_value=3)),
         "wants_meeting": draw(st.booleans()),
         "meeting_proposed": draw(st.booleans()),
@@ -149,7 +214,9 @@ def hint_sets(draw: st.DrawFn) -> dict[str, Any]:
         "caller_name": draw(st.sampled_from([None, "Dana", "R2D2", "Agent 47"])),
         "next_question": draw(st.sampled_from([None, "How big is the team?", "Do you have 50 reps?"])),
         "slot": draw(st.sampled_from([None, {"text": slot_text, "complete": True, "has_day": True}])),
-        "playbook": {"meeting_pitch": draw(st.sampled_from(["Shall we talk for 15 minutes?", "Shall we talk?"]))},
+        "playbook": {
+            "meeting_pitch": draw(st.sampled_from(["Shall we talk for 15 minutes?", "Shall we talk?"]))
+        },
     }
 
 

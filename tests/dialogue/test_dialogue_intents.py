@@ -26,7 +26,13 @@ def test_every_intent_is_represented_in_the_labelled_list() -> None:
 
 @pytest.mark.parametrize(
     ("text", "polarity"),
-    [("yes please", "yes"), ("no thank you", "no"), ("nope", "no"), ("sure thing", "yes"), ("not really", "no")],
+    [
+        ("yes please", "yes"),
+        ("no thank you", "no"),
+        ("nope", "no"),
+        ("sure thing", "yes"),
+        ("not really", "no"),
+    ],
 )
 def test_confirmations_carry_their_polarity(text: str, polarity: str) -> None:
     result = classify_by_rules(text)

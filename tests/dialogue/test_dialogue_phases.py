@@ -35,8 +35,13 @@ def test_first_turn_that_is_not_a_greeting_starts_discovery() -> None:
 async def test_phase_is_annotated_per_turn_through_a_call() -> None:
     dialogue = make_dialogue(GroundedResponder())
     phases = []
-    for text in ["Hello?", "We use spreadsheets today.", "Mostly the sales team.", "How much does it cost?",
-                 "Okay, bye."]:
+    for text in [
+        "Hello?",
+        "We use spreadsheets today.",
+        "Mostly the sales team.",
+        "How much does it cost?",
+        "Okay, bye.",
+    ]:
         events = dialogue.respond(text)
         phases.append(dialogue.annotate_user_turn().phase)  # ready before the answer streams
         _ = [event async for event in events]

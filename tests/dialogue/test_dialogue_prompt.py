@@ -8,10 +8,12 @@ from sdr_agent.engines.fakes import FakeLLM
 
 
 async def test_history_keeps_only_what_the_caller_heard() -> None:
-    llm = FakeLLM([
-        "Our Starter plan is forty nine dollars. The Pro plan adds recording and costs more.",
-        "Sure.",
-    ])
+    llm = FakeLLM(
+        [
+            "Our Starter plan is forty nine dollars. The Pro plan adds recording and costs more.",
+            "Sure.",
+        ]
+    )
     dialogue = make_dialogue(llm)
     await say(dialogue, "How much does it cost?", heard="Our Starter plan is forty", interrupted=True)
     await say(dialogue, "Wait, what about recording?")
@@ -43,21 +45,37 @@ async def test_no_retrieval_for_greetings_or_agents_without_documents() -> None:
 
 
 def test_window_cap_drops_oldest_turns_first() -> None:
-    history = [HistoryTurn("user" if i % 2 == 0 else "assistant", f"turn {i} " + "word " * 40) for i in range(20)]
-    parts = PromptParts(system_prompt="You are Alex.", agent_name="Alex", phase="ACTIVE", user_text="latest question",
-                        history=history, window_tokens=600, reserve_tokens=100)
+    history = [
+        HistoryTurn("user" if i % 2 == 0 else "assistant", f"turn {i} " + "word " * 40) for i in range(20)
+    ]
+    parts = PromptParts(
+        system_prompt="You are Alex.",
+        agent_name="Alex",
+        phase="ACTIVE",
+        user_text="latest question",
+        history=history,
+        window_tokens=600,
+        reserve_tokens=100,
+    )
     prompt = assemble_prompt(parts)
     kept = [m.content for m in prompt.messages[1:-1]]
     assert prompt.dropped_turns > 0
-    assert kept == [turn.text for turn in history[-len(kept):]]  # the newest survive, in order
+    assert kept == [turn.text for turn in history[-len(kept) :]]  # the newest survive, in order
     assert prompt.messages[-1].content == "latest question"
     assert sum(approx_tokens(m.content) for m in prompt.messages) <= 500
 
 
 def test_window_cap_drops_weakest_passages_when_turns_are_not_enough() -> None:
     passages = [ContextPassage("fact " * 150, f"doc_{i}") for i in range(3)]
-    parts = PromptParts(system_prompt="You are Alex.", agent_name="Alex", phase="ACTIVE", user_text="q",
-                        context=passages, window_tokens=700, reserve_tokens=100)
+    parts = PromptParts(
+        system_prompt="You are Alex.",
+        agent_name="Alex",
+        phase="ACTIVE",
+        user_text="q",
+        context=passages,
+        window_tokens=700,
+        reserve_tokens=100,
+    )
     prompt = assemble_prompt(parts)
     assert [p.source_id for p in prompt.context] == ["doc_0", "doc_1"]
     assert prompt.dropped_passages == 1

@@ -37,11 +37,17 @@ def test_stream_holds_multiword_constructs_until_the_sentence_ends() -> None:
     text = "Sure! Our **Pro** plan is $99/seat/month, see [pricing](https://acme.com/pricing). Want a demo?"
     pieces = [stream.feed(token + " ") for token in text.split(" ")] + [stream.flush()]
     spoken = [piece for piece in pieces if piece]
-    assert spoken == ["Sure! ", "Our Pro plan is 99 dollars per seat per month, see pricing. ", "Want a demo? "]
+    assert spoken == [
+        "Sure! ",
+        "Our Pro plan is 99 dollars per seat per month, see pricing. ",
+        "Want a demo? ",
+    ]
 
 
 def test_stream_releases_long_unpunctuated_text_in_word_groups() -> None:
     stream = SpeechTextStream(max_words=5)
-    out = [stream.feed(word + " ") for word in "one two three four five six seven eight".split()]
+    out = [
+        stream.feed(word + " ") for word in ["one", "two", "three", "four", "five", "six", "seven", "eight"]
+    ]
     assert any(out), "a fragment must come out before the text ends"
-    assert " ".join("".join(out + [stream.flush()]).split()) == "one two three four five six seven eight"
+    assert " ".join("".join([*out, stream.flush()]).split()) == "one two three four five six seven eight"

@@ -10,10 +10,21 @@ from sdr_agent.engines.local.grounded import GroundedResponder
 
 CALL_KEYS = {"request_id", "tool_name", "params_as_json", "tool_has_been_called", "type"}
 RESULT_KEYS = {"request_id", "tool_name", "result_value", "is_error", "tool_has_been_called"}
-TRANSFER = {"transfer_to_number": {"type": "system", "name": "transfer_to_number", "params": {
-    "system_tool_type": "transfer_to_number",
-    "transfers": [{"transfer_destination": {"type": "phone", "phone_number": "+15550009999"}, "condition": "asked"}],
-}}}
+TRANSFER = {
+    "transfer_to_number": {
+        "type": "system",
+        "name": "transfer_to_number",
+        "params": {
+            "system_tool_type": "transfer_to_number",
+            "transfers": [
+                {
+                    "transfer_destination": {"type": "phone", "phone_number": "+15550009999"},
+                    "condition": "asked",
+                }
+            ],
+        },
+    }
+}
 
 
 def book(call_id: str, **arguments: object) -> FakeReply:
@@ -22,10 +33,15 @@ def book(call_id: str, **arguments: object) -> FakeReply:
 
 async def test_bad_arguments_are_never_executed_and_the_model_is_retried_once() -> None:
     meetings = MeetingRecorder()
-    llm = FakeLLM([
-        FakeReply(text="Let me book that.", tool_calls=(ToolCall("c1", "book_meeting", {"timezone": "Eastern"}),)),
-        book("c2", when="Tuesday at 3 pm", timezone="Eastern"),
-    ])
+    llm = FakeLLM(
+        [
+            FakeReply(
+                text="Let me book that.",
+                tool_calls=(ToolCall("c1", "book_meeting", {"timezone": "Eastern"}),),
+            ),
+            book("c2", when="Tuesday at 3 pm", timezone="Eastern"),
+        ]
+    )
     dialogue = make_dialogue(llm, meetings=meetings)
     turn = await say(dialogue, "Can you book a meeting for Tuesday at 3 pm?")
     rejected, proposed = turn.activities
@@ -55,10 +71,12 @@ async def test_a_second_bad_call_is_rejected_without_a_third_try() -> None:
 
 
 async def test_unknown_tools_and_unparseable_arguments_are_rejected() -> None:
-    llm = FakeLLM([
-        FakeReply(tool_calls=(ToolCall("c1", "delete_everything", {}),)),
-        FakeReply(tool_calls=(ToolCall("c2", "book_meeting", {}, raw_arguments='{"when": "Tue'),)),
-    ])
+    llm = FakeLLM(
+        [
+            FakeReply(tool_calls=(ToolCall("c1", "delete_everything", {}),)),
+            FakeReply(tool_calls=(ToolCall("c2", "book_meeting", {}, raw_arguments='{"when": "Tue'),)),
+        ]
+    )
     turn = await say(make_dialogue(llm), "Please set up a call.")
     errors = [(a.tool_result or {})["result_value"] for a in turn.activities]
     assert "no tool named 'delete_everything'" in errors[0]
@@ -74,8 +92,11 @@ async def test_a_slot_that_is_not_a_specific_time_is_sent_back_to_the_model() ->
 
 async def test_confirm_yes_books_the_meeting() -> None:
     meetings = MeetingRecorder()
-    dialogue = make_dialogue(GroundedResponder(), meetings=meetings, variables={"customer_name": "Dana",
-                                                                                "timezone": "America/New_York"})
+    dialogue = make_dialogue(
+        GroundedResponder(),
+        meetings=meetings,
+        variables={"customer_name": "Dana", "timezone": "America/New_York"},
+    )
     proposal = await say(dialogue, "Can you book a meeting for Tuesday at 3 pm? My email is dana@globex.com")
     assert "Just to confirm, Tuesday at 3 pm, shall I book it?" in proposal.text
     assert meetings.booked == []
@@ -142,15 +163,22 @@ async def test_transfer_asks_first_then_hands_off() -> None:
 
 
 async def test_skip_turn_says_nothing_and_keypad_tones_become_digits() -> None:
-    built_in = {"skip_turn": {"type": "system", "name": "skip_turn", "params": {"system_tool_type": "skip_turn"}},
-                "play_keypad_touch_tone": {"type": "system", "name": "play_keypad_touch_tone",
-                                           "params": {"system_tool_type": "play_keypad_touch_tone"}}}
-    llm = FakeLLM([
-        FakeReply(tool_calls=(ToolCall("s1", "skip_turn", {}),)),
-        FakeReply(tool_calls=(ToolCall("k1", "play_keypad_touch_tone", {"dtmf_tones": "12#"}),)),
-        FakeReply(tool_calls=(ToolCall("k2", "play_keypad_touch_tone", {"dtmf_tones": "call me"}),)),
-        "Sorry.",
-    ])
+    built_in = {
+        "skip_turn": {"type": "system", "name": "skip_turn", "params": {"system_tool_type": "skip_turn"}},
+        "play_keypad_touch_tone": {
+            "type": "system",
+            "name": "play_keypad_touch_tone",
+            "params": {"system_tool_type": "play_keypad_touch_tone"},
+        },
+    }
+    llm = FakeLLM(
+        [
+            FakeReply(tool_calls=(ToolCall("s1", "skip_turn", {}),)),
+            FakeReply(tool_calls=(ToolCall("k1", "play_keypad_touch_tone", {"dtmf_tones": "12#"}),)),
+            FakeReply(tool_calls=(ToolCall("k2", "play_keypad_touch_tone", {"dtmf_tones": "call me"}),)),
+            "Sorry.",
+        ]
+    )
     dialogue = make_dialogue(llm, config=agent_config(built_in_tools=built_in))
     skipped = await say(dialogue, "Hold on a second.")
     assert skipped.text == "" and skipped.activities[0].tool_call["tool_name"] == "skip_turn"
@@ -160,9 +188,16 @@ async def test_skip_turn_says_nothing_and_keypad_tones_become_digits() -> None:
 
 
 async def test_voicemail_greeting_on_the_first_turn_leaves_the_message_and_hangs_up() -> None:
-    built_in = {"voicemail_detection": {"type": "system", "name": "voicemail_detection", "params": {
-        "system_tool_type": "voicemail_detection",
-        "voicemail_message": "Hi {{customer_name}}, this is Alex from Acme. I'll try you again soon."}}}
+    built_in = {
+        "voicemail_detection": {
+            "type": "system",
+            "name": "voicemail_detection",
+            "params": {
+                "system_tool_type": "voicemail_detection",
+                "voicemail_message": "Hi {{customer_name}}, this is Alex from Acme. I'll try you again soon.",
+            },
+        }
+    }
     dialogue = make_dialogue(GroundedResponder(), config=agent_config(built_in_tools=built_in))
     turn = await say(dialogue, "Hi, you've reached Dana. Please leave a message after the tone.")
     assert turn.text == "Hi Dana, this is Alex from Acme. I'll try you again soon."
@@ -170,8 +205,13 @@ async def test_voicemail_greeting_on_the_first_turn_leaves_the_message_and_hangs
 
 
 async def test_voicemail_words_later_in_a_call_are_just_words() -> None:
-    built_in = {"voicemail_detection": {"type": "system", "name": "voicemail_detection",
-                                        "params": {"system_tool_type": "voicemail_detection"}}}
+    built_in = {
+        "voicemail_detection": {
+            "type": "system",
+            "name": "voicemail_detection",
+            "params": {"system_tool_type": "voicemail_detection"},
+        }
+    }
     dialogue = make_dialogue(GroundedResponder(), config=agent_config(built_in_tools=built_in))
     await say(dialogue, "Hello?")
     turn = await say(dialogue, "Just leave a message with my assistant.")

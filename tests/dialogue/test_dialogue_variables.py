@@ -19,9 +19,18 @@ def test_missing_variables_reports_unset_names_only() -> None:
         first_message="Hi {{customer_name}} from {{company}}",
         prompt="Call {{customer_name}}; it is {{system__time_utc}}. Plan: {{plan}}",
         placeholders={"plan": "starter"},
-        tools=[{"type": "webhook", "name": "crm", "description": "d",
-                "api_schema": {"url": "https://crm.test/{{region}}/leads", "method": "GET",
-                               "request_headers": {"Authorization": "Bearer {{secret__crm_key}}"}}}],
+        tools=[
+            {
+                "type": "webhook",
+                "name": "crm",
+                "description": "d",
+                "api_schema": {
+                    "url": "https://crm.test/{{region}}/leads",
+                    "method": "GET",
+                    "request_headers": {"Authorization": "Bearer {{secret__crm_key}}"},
+                },
+            }
+        ],
     )
     assert missing_variables(config, {}) == ["customer_name", "company", "region", "secret__crm_key"]
     provided = {"customer_name": "Dana", "company": "Globex", "region": "eu", "secret__crm_key": "k"}
@@ -31,8 +40,12 @@ def test_missing_variables_reports_unset_names_only() -> None:
 
 
 def test_scope_fills_system_variables_and_placeholders() -> None:
-    scope = VariableScope(agent_config=agent_config(placeholders={"customer_name": "there"}), provided={},
-                          agent_id="agent_9", clock=lambda: NOW)
+    scope = VariableScope(
+        agent_config=agent_config(placeholders={"customer_name": "there"}),
+        provided={},
+        agent_id="agent_9",
+        clock=lambda: NOW,
+    )
     values = scope.at_start
     assert values["customer_name"] == "there"
     assert values["system__agent_id"] == "agent_9"
@@ -42,10 +55,15 @@ def test_scope_fills_system_variables_and_placeholders() -> None:
 
 async def test_first_message_and_prompt_are_substituted_and_secrets_stay_out_of_llm_text() -> None:
     llm = FakeLLM(["Sure."])
-    config = agent_config(first_message="Hi {{customer_name}}, {{secret__token}}this is Alex.",
-                          prompt="Caller: {{customer_name}} at {{company}}. Token {{secret__token}}.")
-    dialogue = make_dialogue(llm, config=config,
-                             variables={"customer_name": "Dana", "company": "Globex", "secret__token": "TOPSECRET"})
+    config = agent_config(
+        first_message="Hi {{customer_name}}, {{secret__token}}this is Alex.",
+        prompt="Caller: {{customer_name}} at {{company}}. Token {{secret__token}}.",
+    )
+    dialogue = make_dialogue(
+        llm,
+        config=config,
+        variables={"customer_name": "Dana", "company": "Globex", "secret__token": "TOPSECRET"},
+    )
     assert dialogue.opening_line() == "Hi Dana, this is Alex."
     _ = [e async for e in dialogue.respond("We use spreadsheets for everything right now.")]
     system = llm.requests[0].messages[0].content

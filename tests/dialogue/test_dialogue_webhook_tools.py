@@ -26,11 +26,15 @@ class CRM:
         self.base = ""
 
     async def availability(self, request: web.Request) -> web.Response:
-        self.requests.append({"path": request.path, "query": dict(request.query), "headers": dict(request.headers)})
+        self.requests.append(
+            {"path": request.path, "query": dict(request.query), "headers": dict(request.headers)}
+        )
         return web.json_response({"message": "Tuesday has open slots in the morning.", "echo": SECRET})
 
     async def leads(self, request: web.Request) -> web.Response:
-        self.requests.append({"path": request.path, "body": await request.json(), "headers": dict(request.headers)})
+        self.requests.append(
+            {"path": request.path, "body": await request.json(), "headers": dict(request.headers)}
+        )
         return web.json_response({"message": "Lead created.", "lead_id": "L-1"}, status=201)
 
     async def slow(self, request: web.Request) -> web.Response:
@@ -65,42 +69,75 @@ async def crm() -> AsyncIterator[CRM]:
 
 def tools(base: str) -> list[dict[str, Any]]:
     return [
-        {"type": "webhook", "name": "check_availability", "description": "Open meeting slots for a region.",
-         "response_timeout_secs": 5,
-         "api_schema": {
-             "url": base + "/availability/{region}", "method": "GET",
-             "request_headers": {"Authorization": "Bearer {{secret__crm_key}}", "X-Agent": "{{system__agent_id}}"},
-             "path_params_schema": {"region": {"type": "string", "enum": ["us", "eu"]}},
-             "query_params_schema": {"properties": {"day": {"type": "string"}}, "required": ["day"]},
-         }},
-        {"type": "webhook", "name": "create_lead", "description": "Create a lead in the CRM.",
-         "api_schema": {
-             "url": base + "/leads", "method": "POST",
-             "request_headers": {"Authorization": "Bearer {{secret__crm_key}}"},
-             "request_body_schema": {"type": "object", "required": ["email"], "properties": {
-                 "email": {"type": "string", "description": "Lead email"},
-                 "source": {"type": "string", "constant_value": "phone"},
-                 "contact": {"type": "string", "dynamic_variable": "customer_name"},
-             }},
-         }},
-        {"type": "webhook", "name": "slow_lookup", "description": "Slow.", "response_timeout_secs": 0.3,
-         "api_schema": {"url": base + "/slow", "method": "GET"}},
-        {"type": "webhook", "name": "broken_lookup", "description": "Broken.",
-         "api_schema": {"url": base + "/broken", "method": "GET"}},
+        {
+            "type": "webhook",
+            "name": "check_availability",
+            "description": "Open meeting slots for a region.",
+            "response_timeout_secs": 5,
+            "api_schema": {
+                "url": base + "/availability/{region}",
+                "method": "GET",
+                "request_headers": {
+                    "Authorization": "Bearer {{secret__crm_key}}",
+                    "X-Agent": "{{system__agent_id}}",
+                },
+                "path_params_schema": {"region": {"type": "string", "enum": ["us", "eu"]}},
+                "query_params_schema": {"properties": {"day": {"type": "string"}}, "required": ["day"]},
+            },
+        },
+        {
+            "type": "webhook",
+            "name": "create_lead",
+            "description": "Create a lead in the CRM.",
+            "api_schema": {
+                "url": base + "/leads",
+                "method": "POST",
+                "request_headers": {"Authorization": "Bearer {{secret__crm_key}}"},
+                "request_body_schema": {
+                    "type": "object",
+                    "required": ["email"],
+                    "properties": {
+                        "email": {"type": "string", "description": "Lead email"},
+                        "source": {"type": "string", "constant_value": "phone"},
+                        "contact": {"type": "string", "dynamic_variable": "customer_name"},
+                    },
+                },
+            },
+        },
+        {
+            "type": "webhook",
+            "name": "slow_lookup",
+            "description": "Slow.",
+            "response_timeout_secs": 0.3,
+            "api_schema": {"url": base + "/slow", "method": "GET"},
+        },
+        {
+            "type": "webhook",
+            "name": "broken_lookup",
+            "description": "Broken.",
+            "api_schema": {"url": base + "/broken", "method": "GET"},
+        },
     ]
 
 
 def dialogue_for(crm: CRM, llm: Any) -> Any:
-    return make_dialogue(llm, config=agent_config(tools=tools(crm.base)),
-                         variables={"customer_name": "Dana", "secret__crm_key": SECRET})
+    return make_dialogue(
+        llm,
+        config=agent_config(tools=tools(crm.base)),
+        variables={"customer_name": "Dana", "secret__crm_key": SECRET},
+    )
 
 
 async def test_get_tool_runs_at_once_with_secret_header_and_result_is_spoken(
     crm: CRM, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    llm = FakeLLM([FakeReply(tool_calls=(ToolCall("w1", "check_availability", {"region": "eu", "day": "tue"}),)),
-                   "Tuesday morning is open."])
+    llm = FakeLLM(
+        [
+            FakeReply(tool_calls=(ToolCall("w1", "check_availability", {"region": "eu", "day": "tue"}),)),
+            "Tuesday morning is open.",
+        ]
+    )
     turn = await say(dialogue_for(crm, llm), "Do you have time on Tuesday?")
     (seen,) = crm.requests
     assert seen["path"] == "/availability/eu" and seen["query"] == {"day": "tue"}
@@ -134,7 +171,9 @@ async def test_grounded_responder_speaks_the_tool_summary(crm: CRM) -> None:
 
 
 async def test_post_tool_waits_for_confirmation_then_sends_body(crm: CRM) -> None:
-    llm = FakeLLM([FakeReply(tool_calls=(ToolCall("w2", "create_lead", {"email": "dana@globex.com"}),)), "Done."])
+    llm = FakeLLM(
+        [FakeReply(tool_calls=(ToolCall("w2", "create_lead", {"email": "dana@globex.com"}),)), "Done."]
+    )
     dialogue = dialogue_for(crm, llm)
     asked = await say(dialogue, "Sure, add me to your CRM, dana@globex.com.")
     assert crm.requests == []
@@ -147,8 +186,13 @@ async def test_post_tool_waits_for_confirmation_then_sends_body(crm: CRM) -> Non
 
 
 async def test_invalid_webhook_arguments_never_reach_the_server(crm: CRM) -> None:
-    llm = FakeLLM([FakeReply(tool_calls=(ToolCall("w3", "check_availability", {"region": "mars"}),)),
-                   FakeReply(tool_calls=(ToolCall("w4", "check_availability", {"region": "us"}),)), "Sorry."])
+    llm = FakeLLM(
+        [
+            FakeReply(tool_calls=(ToolCall("w3", "check_availability", {"region": "mars"}),)),
+            FakeReply(tool_calls=(ToolCall("w4", "check_availability", {"region": "us"}),)),
+            "Sorry.",
+        ]
+    )
     turn = await say(dialogue_for(crm, llm), "What's open?")
     assert crm.requests == []
     errors = [(a.tool_result or {})["result_value"] for a in turn.activities]
@@ -157,8 +201,14 @@ async def test_invalid_webhook_arguments_never_reach_the_server(crm: CRM) -> Non
 
 
 async def test_timeouts_and_server_errors_become_error_results(crm: CRM) -> None:
-    llm = FakeLLM([FakeReply(tool_calls=(ToolCall("w5", "slow_lookup", {}),)), "",
-                   FakeReply(tool_calls=(ToolCall("w6", "broken_lookup", {}),)), ""])
+    llm = FakeLLM(
+        [
+            FakeReply(tool_calls=(ToolCall("w5", "slow_lookup", {}),)),
+            "",
+            FakeReply(tool_calls=(ToolCall("w6", "broken_lookup", {}),)),
+            "",
+        ]
+    )
     dialogue = dialogue_for(crm, llm)
     started = time.monotonic()
     slow = await say(dialogue, "Look it up please.")

@@ -9,6 +9,7 @@ from tests.postcall.helpers import PLATFORM_SETTINGS, SALES_TURNS
 
 from sdr_agent.analysis.analyzer import AnalysisInput, analysis_spec, coerce_value, rules_analysis
 from sdr_agent.analysis.llm_analyzer import llm_analysis
+from sdr_agent.dialogue.facts import CallFacts as DialogueFacts
 from sdr_agent.engines.fakes import FakeLLM
 from sdr_agent.storage.repos.conversations import TurnRecord
 
@@ -159,3 +160,55 @@ async def test_llm_garbage_or_silence_raises_for_the_fallback() -> None:
         assert "no answer" in str(exc)
     else:
         raise AssertionError("a late answer was accepted")
+
+
+def test_the_dialogue_snapshot_is_understood() -> None:
+    """Built with the dialogue's own CallFacts, so a renamed key breaks this test, not production."""
+    facts = DialogueFacts(caller_name="Dana", caller_email="dana@acme.io")
+    facts.add_objection("bad_timing", "I'm swamped this week")
+    facts.add_question("Does it work with HubSpot?")
+    facts.meetings.append(
+        {
+            "starts_at": "2030-01-08T15:00:00+00:00",
+            "timezone": "UTC",
+            "when_text": "Tuesday at 3 pm",
+            "meeting_id": "mtg_1",
+        }
+    )
+    pairs = [
+        ("agent", "Hi!"),
+        ("user", "I'm swamped this week. Does it work with HubSpot?"),
+        ("agent", "It does. Tuesday at 3?"),
+        ("user", "Fine."),
+    ]
+    criteria, fields = analysis_spec(PLATFORM_SETTINGS)
+    analysis = rules_analysis(
+        AnalysisInput(
+            turns=_turns(pairs),
+            dialogue_state=facts.snapshot("close"),
+            criteria=criteria,
+            data_collection=fields,
+        )
+    )
+    assert analysis["call_successful"] == "success"
+    summary = analysis["transcript_summary"]
+    assert "Dana" in summary and "bad timing" in summary and "Tuesday at 3 pm" in summary
+    assert "HubSpot" in summary
+    assert analysis["data_collection_results"]["email"]["value"] == "dana@acme.io"
+
+    facts = DialogueFacts(voicemail=True)
+    voicemail = rules_analysis(
+        AnalysisInput(
+            turns=_turns([("user", "Leave a message after the tone")]),
+            dialogue_state=facts.snapshot("call_start"),
+        )
+    )
+    assert voicemail["call_successful"] == "failure" and voicemail["call_summary_title"] == "Voicemail"
+
+    facts = DialogueFacts()
+    facts.escalate("caller sentiment stayed negative")
+    escalated = rules_analysis(
+        AnalysisInput(turns=_turns([("user", "This is awful")]), dialogue_state=facts.snapshot("discovery"))
+    )
+    assert escalated["call_summary_title"] == "Escalated"
+    assert "caller sentiment stayed negative" in escalated["transcript_summary"]

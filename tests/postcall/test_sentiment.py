@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdr_agent.analysis.sentiment import score_sentiment, sustained_negative
+from sdr_agent.analysis.sentiment import score_sentiment
 
 
 @pytest.mark.parametrize(
@@ -88,13 +88,3 @@ def test_fast_enough_for_every_turn() -> None:
     for _ in range(rounds):
         score_sentiment(text)
     assert (time.perf_counter() - started) / rounds < 0.001
-
-
-def test_sustained_negative_needs_a_run_of_negative_turns() -> None:
-    angry = score_sentiment("This is ridiculous, stop calling me")
-    fine = score_sentiment("Sure, go on")
-    assert sustained_negative([fine, angry, None, angry])
-    assert not sustained_negative([angry, fine])
-    assert not sustained_negative([angry])
-    assert not sustained_negative([])
-    assert sustained_negative([angry, angry, angry], turns=3)

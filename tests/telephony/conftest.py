@@ -19,7 +19,9 @@ from sdr_agent.telephony.twilio.rest import TwilioGateway
 @pytest.fixture
 async def fake_agent() -> AsyncIterator[FakeAgent]:
     agent = FakeAgent()
-    async with serve(agent.handle, "127.0.0.1", 0, compression=None) as server:
+    async with serve(
+        agent.handle, "127.0.0.1", 0, compression=None, process_request=agent.process_request
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         agent.url = f"ws://127.0.0.1:{port}"
         yield agent

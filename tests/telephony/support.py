@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from sdr_agent.audio.mulaw import pcm_to_ulaw
 from sdr_agent.services import Services
@@ -56,6 +58,12 @@ class FakeAgent:
         self.streams: list[AgentStream] = []
         self.behaviour: Behaviour = close_immediately
         self.url = ""
+        self.refuse_upgrades = False
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.refuse_upgrades:
+            return connection.respond(HTTPStatus.FORBIDDEN, "refused\n")
+        return None
 
     async def handle(self, ws: ServerConnection) -> None:
         connected = json.loads(await ws.recv())

@@ -201,7 +201,7 @@ async def test_barge_in_stop_latency_is_measured_from_what_was_heard(
         TO,
         CallerScript.of(
             CallerTurn(tone(400, freq=300), when="during_agent_speech", delay_ms=500, label="barge"),
-            HangUp(),
+            HangUp(when="at_time", delay_ms=1500),
         ),
     )
     call = await sink_standin.wait_for_call(await _call(gateway), timeout=10)
@@ -232,9 +232,11 @@ async def test_echo_leaks_the_agents_audio_into_the_inbound_track(
         rms(ulaw_to_pcm(base64.b64decode(m["media"]["payload"]))) for m in fake_agent.streams[0].media()
     ]
     first_loud = next(i for i, level in enumerate(levels) if level > 500)
-    assert first_loud == 5  # 100 ms of delay = 5 frames
-    assert 2000 < levels[10] < 4000  # 8000 amplitude sine (RMS ≈ 5650) at -6 dB
-    assert all(level < 10 for level in levels[25:])  # 400 ms of tone starting at frame 5 ends by frame 25
+    assert call.stream_started_ms is not None
+    first_played_tick = round((call.heard_frames[0].t_ms - call.stream_started_ms) / 20)
+    assert first_loud - first_played_tick == 5  # 100 ms of delay = 5 frames
+    assert 2000 < levels[first_loud + 5] < 4000  # 8000 amplitude sine (RMS ≈ 5650) at -6 dB
+    assert all(level < 10 for level in levels[first_loud + 20 :])  # 400 ms of tone = 20 frames
     assert call.protocol_errors == []
 
 
@@ -246,7 +248,9 @@ async def test_caller_presses_digits(
         await drain(ws, stream)
 
     fake_agent.behaviour = behaviour
-    sink_standin.set_script(TO, [PressDigits("12#", delay_ms=0, gap_ms=40), HangUp(delay_ms=0)])
+    sink_standin.set_script(
+        TO, [PressDigits("12#", delay_ms=0, gap_ms=40), HangUp(when="at_time", delay_ms=600)]
+    )
     call = await sink_standin.wait_for_call(await _call(gateway), timeout=10)
 
     dtmf = fake_agent.streams[0].of("dtmf")
@@ -339,11 +343,12 @@ async def test_parameters_can_be_tampered_and_a_stream_replayed(
 
 
 async def test_stream_that_cannot_open_ends_the_call(
-    sink_standin: TwilioStandIn, sink: WebhookSink, gateway: TwilioGateway
+    sink_standin: TwilioStandIn, fake_agent: FakeAgent, gateway: TwilioGateway
 ) -> None:
-    sink.twiml_for = lambda sid: sink.stream_to_agent(sid).replace("/ws/voice/", "/nowhere/")
+    fake_agent.refuse_upgrades = True
     call = await sink_standin.wait_for_call(await _call(gateway), timeout=10)
-    assert call.stream_error is not None and call.ended_by == "stream-failed"
+    assert call.stream_error == "could not open stream: InvalidStatus 403"
+    assert call.ended_by == "stream-failed" and fake_agent.streams == []
     assert call.callbacks_for("completed")[0].form["CallStatus"] == "completed"
 
 
@@ -364,7 +369,7 @@ async def test_inbound_call_posts_the_inbound_webhook(
     )
     await sink_standin.wait_for_call(call.sid, timeout=10)
 
-    (path, form, headers) = sink.of("/twiml/voice_inbound")[0]
+    (_, form, headers) = sink.of("/twiml/voice_inbound")[0]
     assert form["Direction"] == "inbound" and form["CallStatus"] == "ringing"
     assert form["To"] == "+15559990000" and form["From"] == "+15551112222"
     assert is_valid_signature(

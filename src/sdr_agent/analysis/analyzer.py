@@ -70,7 +70,7 @@ def rules_analysis(inp: AnalysisInput) -> dict[str, Any]:
 def call_outcome(facts: CallFacts, criteria_results: dict[str, dict[str, Any]], ended_ok: bool) -> str:
     if facts.meeting_booked:
         return SUCCESS
-    if facts.declined or facts.caller_turns == 0:
+    if facts.declined or facts.voicemail or facts.caller_turns == 0:
         return FAILURE
     verdicts = {r["result"] for r in criteria_results.values()} - {UNKNOWN}
     if verdicts:
@@ -81,31 +81,37 @@ def call_outcome(facts: CallFacts, criteria_results: dict[str, dict[str, Any]], 
 def title(facts: CallFacts) -> str:
     if facts.meeting_booked:
         return "Meeting booked"
+    if facts.voicemail:
+        return "Voicemail"
     if facts.caller_turns == 0:
         return "No conversation"
     if facts.declined:
         return "Not interested"
     if facts.human_requested:
         return "Asked for a person"
+    if facts.escalation_reason:
+        return "Escalated"
     if facts.callback_requested:
         return "Call back requested"
     return "Follow-up needed"
 
 
 def summarize(facts: CallFacts, inp: AnalysisInput) -> str:
-    who = inp.caller_name or "the prospect"
+    who = inp.caller_name or facts.caller_name or "the prospect"
     minutes, seconds = divmod(round(inp.duration_secs), 60)
     parts = [
         f"{inp.direction.capitalize()} call with {who} ({minutes}m{seconds:02d}s, "
         f"{facts.caller_turns} caller turns)."
     ]
-    if facts.caller_turns == 0:
+    if facts.voicemail:
+        parts.append("The call reached voicemail.")
+    elif facts.caller_turns == 0:
         parts.append("The caller never spoke.")
     if facts.questions:
         asked = "; ".join(_clip(q, 60) for q in facts.questions[:3])
         parts.append(f"They asked: {asked}")
     if facts.objections:
-        parts.append(f"Objections: {', '.join(facts.objections)}.")
+        parts.append(f"Objections: {', '.join(o.replace('_', ' ') for o in facts.objections)}.")
     known = [
         f"{name} {value}" for name, value in (("budget", facts.budget), ("timeline", facts.timeline)) if value
     ]
@@ -121,6 +127,8 @@ def summarize(facts: CallFacts, inp: AnalysisInput) -> str:
         parts.append("No meeting was booked.")
     if facts.human_requested:
         parts.append("They asked to speak with a person.")
+    if facts.escalation_reason:
+        parts.append(f"Escalated: {facts.escalation_reason}.")
     if not inp.ended_ok and inp.termination_reason:
         parts.append(f"The call ended abnormally: {inp.termination_reason}.")
     return _clip(" ".join(parts), _SUMMARY_CHARS)

@@ -1,9 +1,11 @@
 """Facts about a finished call, read deterministically from the transcript, the tool calls, the meetings
 table and the dialogue's state snapshot. Everything the offline analyzer decides is based on these.
 
-Dialogue state keys read (all optional): ``meeting_booked`` (bool), ``meetings`` (list),
-``objections`` / ``questions`` (lists of str or {text|type}), ``collected`` (dict of captured fields such as
-budget, timeline, email), ``phase``, ``callback_requested``, ``human_requested`` / ``escalated``.
+Dialogue state keys read (all optional; ``dialogue.facts.CallFacts.snapshot`` writes most of them):
+``meetings_booked`` (list of {starts_at, timezone, when_text, ...}), ``objections`` ([{kind, text}]),
+``questions`` ([{text, ...}]), ``caller`` ({name, email}), ``escalation`` ({reason} or None), ``voicemail``,
+``phase``; also ``meeting_booked`` (bool), ``collected`` (captured fields such as budget, timeline, email) and
+``callback_requested``. Objection kinds match the dialogue's (price, bad_timing, competitor, ...).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _OBJECTIONS: dict[str, re.Pattern[str]] = {
         r"\b(too (expensive|pricey|much)|price|pricing is|cost(s)? too|can'?t afford|"
         r"out of (our|my) budget|budget is tight|no budget)\b"
     ),
-    "timing": re.compile(
+    "bad_timing": re.compile(
         r"\b(not (the )?right time|bad time|too busy|busy right now|not now|maybe later|"
         r"not a priority)\b"
     ),
@@ -32,7 +34,8 @@ _OBJECTIONS: dict[str, re.Pattern[str]] = {
         r"\b(not my (decision|call)|(talk|speak|check) (to|with) my (boss|manager|team)|"
         r"not the decision maker|need approval)\b"
     ),
-    "need": re.compile(r"\b(don'?t need|no need|not interested|doesn'?t (apply|fit)|not a fit)\b"),
+    "not_interested": re.compile(r"\b(don'?t need|no need|not interested|doesn'?t (apply|fit)|not a fit)\b"),
+    "send_info": re.compile(r"\b(send me (some )?(info|information|an email|details)|just email me)\b"),
 }
 _DECLINE = re.compile(
     r"\b(not interested|stop calling|take me off|remove me|do not call|don'?t call|"
@@ -88,6 +91,9 @@ class CallFacts:
     team_size: str | None = None
     average_sentiment: float | None = None
     collected: dict[str, Any] = field(default_factory=dict)
+    caller_name: str | None = None
+    escalation_reason: str | None = None
+    voicemail: bool = False
     phase: str | None = None
     tools_used: list[str] = field(default_factory=list)
 
@@ -165,7 +171,7 @@ def _read_tools(turn: TurnRecord, facts: CallFacts) -> None:
 def _read_state(state: dict[str, Any], facts: CallFacts) -> None:
     if not isinstance(state, dict):
         return
-    meetings = state.get("meetings")
+    meetings = state.get("meetings_booked", state.get("meetings"))
     if state.get("meeting_booked") or (isinstance(meetings, list) and meetings):
         facts.meeting_booked = True
         if (
@@ -181,24 +187,30 @@ def _read_state(state: dict[str, Any], facts: CallFacts) -> None:
             label = _label(item)
             if label and label not in target:
                 target.append(label)
+    caller = state.get("caller")
+    if isinstance(caller, dict):
+        facts.email = _text_or(caller.get("email"), facts.email)
+        facts.caller_name = _text_or(caller.get("name"), None)
     collected = state.get("collected")
     if isinstance(collected, dict):
         facts.collected = {str(k): v for k, v in collected.items() if v not in (None, "")}
     facts.budget = _text_or(facts.collected.get("budget"), facts.budget)
     facts.timeline = _text_or(facts.collected.get("timeline"), facts.timeline)
     facts.email = _text_or(facts.collected.get("email"), facts.email)
+    escalation = state.get("escalation")
+    if isinstance(escalation, dict) and escalation.get("reason"):
+        facts.escalation_reason = str(escalation["reason"])
+    facts.voicemail = bool(state.get("voicemail"))
     facts.phase = str(state["phase"]) if state.get("phase") else None
     facts.callback_requested = facts.callback_requested or bool(state.get("callback_requested"))
-    facts.human_requested = facts.human_requested or bool(
-        state.get("human_requested") or state.get("escalated")
-    )
+    facts.human_requested = facts.human_requested or bool(state.get("human_requested"))
 
 
 def _label(item: object) -> str | None:
     if isinstance(item, str):
         return item.strip() or None
     if isinstance(item, dict):
-        for key in ("type", "text", "objection", "question", "name"):
+        for key in ("kind", "type", "text", "objection", "question", "name"):
             if item.get(key):
                 return str(item[key]).strip()
     return None
@@ -228,6 +240,8 @@ def _spoken_email(texts: list[str]) -> str | None:
 
 
 def _meeting_detail(meeting: dict[str, Any]) -> str | None:
+    if meeting.get("when_text"):
+        return str(meeting["when_text"])
     starts = meeting.get("starts_at") or meeting.get("start") or meeting.get("time")
     if not starts:
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 
 from sdr_agent.analysis.lexicon import BOOSTERS, CONTRASTS, DAMPENERS, JOINED, NEGATORS, PHRASES, VALENCE
 
@@ -101,18 +100,3 @@ def score_sentiment(text: str) -> float:
     exclamations = min(tokens.count("!"), MAX_EXCLAMATIONS)
     total += math.copysign(exclamations * EXCLAMATION_BOOST, total)
     return max(-1.0, min(1.0, total / math.sqrt(total * total + ALPHA)))
-
-
-SUSTAINED_TURNS = 2
-SUSTAINED_THRESHOLD = -0.25
-
-
-def sustained_negative(
-    scores: Sequence[float | None], *, turns: int = SUSTAINED_TURNS, threshold: float = SUSTAINED_THRESHOLD
-) -> bool:
-    """The escalation signal: the caller's last ``turns`` scored turns were all at or below ``threshold``.
-
-    One sharp remark is not frustration; a run of them is. Unscored turns (None) are skipped.
-    """
-    recent = [s for s in scores if s is not None][-turns:]
-    return len(recent) >= turns and all(s <= threshold for s in recent)

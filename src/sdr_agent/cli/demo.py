@@ -82,9 +82,11 @@ def _format_turn(turn: dict[str, Any]) -> str:
     if metrics.get("latency_ms") is not None:
         notes.append(f"reply {metrics['latency_ms']:.0f} ms")
     if turn.get("interrupted"):
-        stop = (metrics.get("metrics") or {}).get("stop_latency_ms") or metrics.get("stop_latency_ms")
-        detect = metrics.get("bargein_detect_ms")
-        notes.append(f"interrupted (barge-in detected {detect} ms, caller stopped hearing after {stop} ms)")
+        details = metrics.get("details") or {}
+        notes.append(
+            f"interrupted: agent stopped sending {metrics.get('bargein_detect_ms')} ms after the caller's "
+            f"speech onset, caller stopped hearing it after {details.get('stop_latency_ms')} ms"
+        )
     for call in turn.get("tool_calls") or []:
         notes.append(f"tool {call.get('tool_name')}({call.get('params_as_json')})")
     suffix = f"  [dim]({'; '.join(notes)})[/]" if notes else ""

@@ -81,6 +81,19 @@ async def render_caller_script(
         async for chunk in tts.synthesize(line.text):
             rate = chunk.sample_rate
             chunks.append(np.frombuffer(chunk.data, dtype="<i2").astype(np.int16))
-        pcm = resample(np.concatenate(chunks), rate, 8000) if chunks else np.zeros(1600, dtype=np.int16)
+        pcm = trim_silence(resample(np.concatenate(chunks), rate, 8000)) if chunks else np.zeros(0, np.int16)
+        if len(pcm) == 0:
+            raise ValueError(f"the TTS produced no audio for {line.text!r}")
         steps.append(CallerTurn(pcm_to_ulaw(pcm), when=line.when, delay_ms=line.delay_ms, label=line.label))
     return CallerScript(tuple(steps))
+
+
+def trim_silence(pcm: np.ndarray, threshold_rms: float = 100.0, frame: int = 160) -> np.ndarray:
+    """Cut leading/trailing synthesiser silence so a caller turn starts at its speech onset."""
+    energies = [
+        float(np.sqrt(np.mean(pcm[i : i + frame].astype(np.float64) ** 2))) for i in range(0, len(pcm), frame)
+    ]
+    voiced = [i for i, energy in enumerate(energies) if energy >= threshold_rms]
+    if not voiced:
+        return pcm[:0]
+    return pcm[voiced[0] * frame : (voiced[-1] + 1) * frame]

@@ -125,9 +125,10 @@ _MEETING_WISH = re.compile(
 )
 
 _PROPOSES_MEETING = re.compile(
-    r"\b(?:meeting|demo|call|chat|walkthrough|conversation|time|slot)\b[^?]*\?|"
-    r"\bwhat (?:day|time)s?\b[^?]*\?|\bwhen (?:would|works|is good|are you)\b[^?]*\?"
+    r"\b(?:meeting|demo|call|chat|walkthrough|conversation|slot)\b|\bwhat (?:day|time)s?\b"
+    r"|\bwhen (?:would|works|is good|are you)\b"
 )
+_QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
 
 
 def find_name(text: str) -> str | None:
@@ -176,4 +177,5 @@ def wants_meeting(text: str) -> bool:
 
 def proposes_meeting(agent_text: str) -> bool:
     """Did this agent line ask the caller about meeting (so a "yes" or a day/time answers it)?"""
-    return bool(_PROPOSES_MEETING.search(agent_text.lower()))
+    questions = _QUESTION_SENTENCE.findall(agent_text.lower())
+    return any(_PROPOSES_MEETING.search(question) for question in questions)

@@ -3,6 +3,7 @@ knowledge, hands tool calls to ``CallActions`` and keeps the history as the call
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -231,15 +232,16 @@ class AgentDialogue:
         speech = SpeechTextStream()
         spoken: list[str] = []
         calls: list[ValidatedCall] = []
-        async for item in stream_llm_turn(self._deps.llm, request, self._validate):
-            if isinstance(item, TextDelta):
-                if piece := speech.feed(item.text):
-                    spoken.append(piece)
-                    yield SpeakText(piece)
-            elif isinstance(item, RejectedCall):
-                yield self._rejected(item)
-            else:
-                calls.append(item)
+        async with contextlib.aclosing(stream_llm_turn(self._deps.llm, request, self._validate)) as items:
+            async for item in items:
+                if isinstance(item, TextDelta):
+                    if piece := speech.feed(item.text):
+                        spoken.append(piece)
+                        yield SpeakText(piece)
+                elif isinstance(item, RejectedCall):
+                    yield self._rejected(item)
+                else:
+                    calls.append(item)
         if tail := speech.flush():
             spoken.append(tail)
             yield SpeakText(tail)
@@ -249,8 +251,10 @@ class AgentDialogue:
         async for event in self._actions.handle_calls(calls, results, spoken_so_far=bool(spoken)):
             yield event
         if results and not self._actions.ended:
-            async for piece in speak_tool_results(self._deps.llm, request, results, self._validate):
-                yield SpeakText(piece)
+            spoken_results = speak_tool_results(self._deps.llm, request, results, self._validate)
+            async with contextlib.aclosing(spoken_results) as pieces:
+                async for piece in pieces:
+                    yield SpeakText(piece)
 
 
 async def _single(event: DialogueEvent) -> AsyncIterator[DialogueEvent]:

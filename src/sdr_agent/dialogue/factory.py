@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sdr_agent.dialogue.base import Dialogue
 from sdr_agent.dialogue.conversation import AgentDialogue, DialogueSetup
 from sdr_agent.dialogue.deps import DialogueDeps, MeetingBooker, Retriever
 from sdr_agent.dialogue.playbook import load_playbook
@@ -12,6 +13,9 @@ from sdr_agent.dialogue.tool_config import load_toolbox
 from sdr_agent.dialogue.variables import VariableScope, substitute
 
 __all__ = ["DialogueDeps", "MeetingBooker", "Retriever", "build_dialogue", "knowledge_document_ids"]
+
+# mypy checks here that AgentDialogue satisfies the Dialogue protocol the voice session relies on.
+_IMPLEMENTS_DIALOGUE: Callable[[DialogueSetup], Dialogue] = AgentDialogue
 
 
 def knowledge_document_ids(agent_config: Mapping[str, Any]) -> tuple[str, ...]:

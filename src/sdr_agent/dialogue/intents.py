@@ -7,7 +7,6 @@ Phone transcripts rarely carry punctuation and callers answer in fragments ("yea
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -285,6 +284,3 @@ class IntentClassifier:
             )
         return IntentResult(intent, polarity, confidence=score)
 
-
-def classify_many(texts: Sequence[str]) -> list[IntentResult]:
-    return [classify_by_rules(text) for text in texts]

@@ -4,7 +4,7 @@ model sent invalid arguments it is asked once more with the error (the invalid c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
@@ -66,7 +66,7 @@ async def stream_llm_turn(
     llm: LanguageModel,
     request: LLMRequest,
     validate: Callable[[ToolCall], ValidatedCall],
-) -> AsyncIterator[LLMTurnItem]:
+) -> AsyncGenerator[LLMTurnItem, None]:
     attempt_request = request
     for attempt in range(MAX_RETRIES + 1):
         rejected: list[tuple[ToolCall, str]] = []
@@ -97,7 +97,7 @@ async def speak_tool_results(
     request: LLMRequest,
     results: list[tuple[ValidatedCall, str, str]],
     validate: Callable[[ToolCall], ValidatedCall],
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """A second round so the model can phrase tool results ((call, result value, summary) triples); the
     summaries are said instead when the model says nothing. Yields speakable text pieces."""
     messages = [
@@ -111,10 +111,11 @@ async def speak_tool_results(
     follow = replace(request, messages=messages, tools=[], hints={**request.hints, "tool_result": summary})
     speech = SpeechTextStream()
     said = False
-    async for item in stream_llm_turn(llm, follow, validate):
-        if isinstance(item, TextDelta) and (piece := speech.feed(item.text)):
-            said = True
-            yield piece
+    async with contextlib.aclosing(stream_llm_turn(llm, follow, validate)) as items:
+        async for item in items:
+            if isinstance(item, TextDelta) and (piece := speech.feed(item.text)):
+                said = True
+                yield piece
     if tail := speech.flush():
         said = True
         yield tail

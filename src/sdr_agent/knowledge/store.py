@@ -62,6 +62,14 @@ class KnowledgeStore:
     async def count_chunks(self, document_id: str) -> int:
         return await asyncio.to_thread(self.count_chunks_sync, document_id)
 
+    async def warm_up(self) -> None:
+        """Load the embedding model and open the collection now, so a call's first question does not wait."""
+        await asyncio.to_thread(self._warm_up_sync)
+
+    def _warm_up_sync(self) -> None:
+        self.embedder.embed(["warm up"])
+        self.collection()
+
     # ------------------------------------------------------------ blocking implementations
     def collection(self) -> Collection:
         collection = self._collection

@@ -68,8 +68,8 @@ class OllamaStandIn:
 
     async def _tags(self, request: Request) -> Response:
         self.tag_requests += 1
-        fault = self.faults
-        if fault.active and fault.http_status is not None:
+        fault = self.faults.take()  # a health probe meets the same outage as a chat request
+        if fault.http_status is not None:
             return JSONResponse({"error": "stand-in fault"}, status_code=fault.http_status)
         return JSONResponse(
             {

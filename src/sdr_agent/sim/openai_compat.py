@@ -78,8 +78,9 @@ class OpenAIStandIn:
         refused = self._unauthorized(request)
         if refused is not None:
             return refused
-        if self.faults.active and self.faults.http_status is not None:
-            return _error(self.faults.http_status, "stand-in fault", "server_error")
+        fault = self.faults.take()  # a health probe meets the same outage as a chat request
+        if fault.http_status is not None:
+            return _error(fault.http_status, "stand-in fault", "server_error")
         return JSONResponse(
             {
                 "object": "list",

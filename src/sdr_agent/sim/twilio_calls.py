@@ -145,12 +145,21 @@ class CallRunner:
             if call.plan.outcome != "answered":
                 await self._finish(call, call.plan.outcome, answered=False)
                 return
+            # An outbound call fetches its TwiML once the callee has picked up.
+            await self._answer(call)
+            document = call.inline_twiml or (await self._fetch_twiml(call, call.url) if call.url else None)
+        else:
+            # An inbound call is answered by the TwiML the webhook returns (fetched while still ringing).
+            document = await self._fetch_twiml(call, call.url) if call.url else None
+            await self._answer(call)
+        await self._run_twiml(call, document)
+        await self._finish(call, "completed", answered=True)
+
+    async def _answer(self, call: SimulatedCall) -> None:
         call.status = "in-progress"
         call.answered_ms = self.clock_ms(call)
         call.mark(call.answered_ms, "answered")
         await self.post_status(call, "answered", "in-progress")
-        await self._run_twiml(call)
-        await self._finish(call, "completed", answered=True)
 
     async def _ring(self, call: SimulatedCall) -> bool:
         """Wait ring_ms; True when the call was cancelled meanwhile (REST Status=completed/canceled)."""
@@ -208,10 +217,7 @@ class CallRunner:
             call.webhook_errors.append(f"webhook {url} answered content-type {content_type!r}, not XML")
         return response.text
 
-    async def _run_twiml(self, call: SimulatedCall) -> None:
-        document = call.inline_twiml
-        if document is None and call.url:
-            document = await self._fetch_twiml(call, call.url)
+    async def _run_twiml(self, call: SimulatedCall, document: str | None) -> None:
         redirects = 0
         while document is not None and redirects <= _MAX_REDIRECTS:
             call.twiml_documents.append(document)

@@ -42,6 +42,7 @@ class CallerListener:
         self.turn: CallerTurn | None = None
         self._awaiting_final: list[Utterance] = []
         self._stream: Any = None
+        self._last_voice_at: float | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -57,6 +58,12 @@ class CallerListener:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
 
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the caller's voice was last heard (0 while they are speaking)."""
+        if self.segmenter.in_speech:
+            return self.segmenter.silence_ms / 1000.0
+        return now - self._last_voice_at if self._last_voice_at is not None else float("inf")
+
     @property
     def busy(self) -> bool:
         """The caller is talking, or their last words are still being recognised or answered."""
@@ -64,6 +71,8 @@ class CallerListener:
 
     async def process(self, frame: AudioFrame, prob: float, now: float, *, holding: bool) -> SegmentEvent:
         event = self.segmenter.process(frame, prob)
+        if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
+            self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:
             self.utterance = Utterance(started_at=now)
             if self.turn is None:

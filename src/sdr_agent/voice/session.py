@@ -220,8 +220,6 @@ class CallSession:
             self._hold = _Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
             self._hold.utterance = self.listener.utterance
             self.stats.bargein_holds += 1
-        elif event is BargeInEvent.ABORTED and self._hold is not None and not self._hold.confirmed:
-            self._resume_after_hold(self._hold, counted_as=None)
         elif event is BargeInEvent.CONFIRMED and self._hold is not None:
             self._hold.confirmed = True
 
@@ -393,9 +391,14 @@ class CallSession:
 
     async def _check_timers(self, now: float) -> None:
         hold = self._hold
-        if hold is not None and now - hold.onset_at >= self.config.decision_window_ms / 1000.0:
-            text = hold.utterance.text if hold.utterance is not None else ""
-            await self._decide_hold(text, now, timed_out=True)
+        if hold is not None:
+            quiet_s = self.listener.quiet_for(now)
+            if not hold.confirmed and quiet_s >= self.config.hold_quiet_resume_ms / 1000.0:
+                # A click or a cough: nothing sustained, nothing said. Carry on.
+                self._resume_after_hold(hold, counted_as=None)
+            elif now - hold.onset_at >= self.config.decision_window_ms / 1000.0:
+                text = hold.utterance.text if hold.utterance is not None else ""
+                await self._decide_hold(text, now, timed_out=True)
         turn = self.agent_turn
         grace_over = now > self.player.playout_end + self.config.mark_grace_s
         playback_over = grace_over and not self.player.has_pending()

@@ -56,7 +56,7 @@ class FallbackLLM:
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:
-        self._roster = EngineRoster(
+        self.roster = EngineRoster(
             "llm",
             engines,
             probe=probe_language_model,
@@ -66,20 +66,20 @@ class FallbackLLM:
         )
         self._budget = first_result_timeout_s
         self._last_used = 0
-        self.name = "+".join(self._roster.name(i) for i in range(len(engines)))
+        self.name = "+".join(self.roster.name(i) for i in range(len(engines)))
 
     @property
     def switches(self) -> list[EngineSwitch]:
-        return self._roster.switches
+        return self.roster.switches
 
     async def aclose(self) -> None:
-        await self._roster.aclose()
+        await self.roster.aclose()
 
     def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         return self._stream(request)
 
     async def _stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
-        roster = self._roster
+        roster = self.roster
         candidates = roster.candidates()
         if candidates[0] != self._last_used:
             reason = "recovered" if candidates[0] < self._last_used else "unhealthy"

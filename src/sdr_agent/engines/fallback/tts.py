@@ -30,7 +30,7 @@ class FallbackTTS:
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:
-        self._roster = EngineRoster(
+        self.roster = EngineRoster(
             "tts",
             engines,
             probe=probe_speech_engine,
@@ -40,33 +40,33 @@ class FallbackTTS:
         )
         self._budget = first_result_timeout_s
         self._last_used = 0
-        self.name = "+".join(self._roster.name(i) for i in range(len(engines)))
+        self.name = "+".join(self.roster.name(i) for i in range(len(engines)))
 
     @property
     def switches(self) -> list[EngineSwitch]:
-        return self._roster.switches
+        return self.roster.switches
 
     async def aclose(self) -> None:
-        await self._roster.aclose()
+        await self.roster.aclose()
 
     async def warm_up(self) -> None:
-        candidates = self._roster.candidates()
+        candidates = self.roster.candidates()
         for position, index in enumerate(candidates):
             try:
-                await self._roster.engines[index].warm_up()
+                await self.roster.engines[index].warm_up()
                 return
             except Exception as exc:
-                self._roster.mark_failed(index)
+                self.roster.mark_failed(index)
                 if position == len(candidates) - 1:
                     raise EngineError(f"no text-to-speech engine warmed up: {describe_failure(exc)}") from exc
-                self._roster.report(index, candidates[position + 1], describe_failure(exc))
+                self.roster.report(index, candidates[position + 1], describe_failure(exc))
                 self._last_used = candidates[position + 1]
 
     def synthesize(self, text: str, voice: str | None = None) -> AsyncIterator[SynthesizedAudio]:
         return self._synthesize(text, voice)
 
     async def _synthesize(self, text: str, voice: str | None) -> AsyncGenerator[SynthesizedAudio, None]:
-        roster = self._roster
+        roster = self.roster
         candidates = roster.candidates()
         if candidates[0] != self._last_used:
             reason = "recovered" if candidates[0] < self._last_used else "unhealthy"

@@ -43,7 +43,8 @@ _STOPWORD_TEXT = (
     "those what which who whom whose when where why how can could would should will shall may might must "
     "there here so than then too very just also any some all not no yes please tell know want like get "
     "got need really much many more most thing things okay ok um uh hi hello hey well say said what's that's "
-    "there's i'm we're you're don't doesn't isn't aren't can't i'd we'd reach find make go going "
+    "there's i'm we're you're don't doesn't isn't aren't can't i'd we'd reach find make go going work works "
+    "working use using used offer offers provide provides handle include includes come comes able thanks "
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SYNONYMS: tuple[frozenset[str], ...] = tuple(
