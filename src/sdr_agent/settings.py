@@ -82,6 +82,7 @@ class BargeInSettings(BaseModel):
     debounce_ms: int = 300
     baseline_alpha: float = 0.05
     vad_confirm: bool = True
+    mode: Literal["layered", "energy", "vad"] = "layered"
     backchannels: list[str] = Field(
         default_factory=lambda: ["uh-huh", "uh huh", "mm-hmm", "mhm", "mm", "yeah", "yes", "yep", "right",
                                  "okay", "ok", "sure", "i see", "got it", "hmm", "uh", "um"]
@@ -126,6 +127,8 @@ class KnowledgeSettings(BaseModel):
     url_timeout_s: float = 10.0
     url_max_bytes: int = 20 * 1024 * 1024
     top_k: int = 3
+    # Chunk vectors kept in memory for exact numpy top-k (~1.6 KB each); 0 = always ask Chroma.
+    vector_cache_max_chunks: int = 200_000
 
 
 class Settings(BaseSettings):

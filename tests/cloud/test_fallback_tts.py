@@ -99,3 +99,27 @@ async def test_all_failing_is_an_engine_error() -> None:
     with pytest.raises(EngineError, match="every text-to-speech engine failed"):
         await collect(tts, "x marks the spot")
     await tts.aclose()
+
+
+class ColdFailingTTS(FakeTTS):
+    async def warm_up(self) -> None:
+        raise EngineError("cannot reach the voice service")
+
+
+async def test_warm_up_warms_every_engine_and_marks_a_failing_one() -> None:
+    broken, local = ColdFailingTTS(), FakeTTS()
+    broken.name = "cloud"
+    reported: list[EngineSwitch] = []
+    tts = FallbackTTS(
+        [broken, local], first_result_timeout_s=0.5, on_switch=reported.append, probe_interval_s=60
+    )
+    await tts.warm_up()
+    assert local.warm_ups == 1
+    await collect(tts, "Hello.")
+    await tts.aclose()
+    assert broken.calls == [] and local.calls == [("Hello.", None)]
+    assert [(s.from_engine, s.to_engine, s.reason) for s in reported] == [("cloud", "fake-tts", "unhealthy")]
+    only_broken = FallbackTTS([ColdFailingTTS()], first_result_timeout_s=0.5)
+    with pytest.raises(EngineError, match="no tts engine warmed up"):
+        await only_broken.warm_up()
+    await only_broken.aclose()

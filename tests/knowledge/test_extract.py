@@ -99,3 +99,11 @@ def test_extracted_text_renders_as_escaped_html() -> None:
     html = text_to_html("# Title <1>\n\nFirst line\nsame paragraph.\n- item & more\n- two\n\nLast.")
     assert html == ("<h1>Title &lt;1&gt;</h1><p>First line same paragraph.</p>"
                     "<ul><li>item &amp; more</li><li>two</li></ul><p>Last.</p>")
+
+
+def test_html_without_closing_head_and_with_page_wide_form_keeps_its_text() -> None:
+    page = ("<html><head><title>Shop</title><meta charset=utf-8><body><form><nav>Menu</nav>"
+            "<h2>Hours</h2><p>We open at nine.<svg><title>clock icon</title></svg></p></form>")
+    result = extract_text(page.encode(), DocumentFormat.HTML)
+    assert result.text == "## Hours\n\nWe open at nine."
+    assert result.title == "Shop"

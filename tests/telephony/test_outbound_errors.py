@@ -12,6 +12,9 @@ from sdr_agent.settings import Settings
 from sdr_agent.sim.twilio import TwilioStandIn
 from sdr_agent.storage.repos import conversations as conversations_repo
 
+# Status moves are conditional UPDATEs: they run on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 CALLEE = "+15551234567"
 
 

@@ -16,6 +16,9 @@ from sdr_agent.telephony.answer import NUMBER_UNAVAILABLE_LINE
 from sdr_agent.telephony.twilio.signature import compute_signature
 from sdr_agent.telephony.twilio.tokens import call_token_store
 
+# Status moves are conditional UPDATEs: they run on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 CALL_SID = "CA" + "a" * 32
 AGENT_NUMBER = "+15559990000"
 CALLER = "+15551112222"

@@ -156,7 +156,7 @@ def _detail(doc: KnowledgeDocument) -> DocumentDetail:
     )
 
 
-def _unprocessable(exc: Exception, status_code: int = 400) -> HTTPException:
+def _bad_request(exc: Exception, status_code: int = 400) -> HTTPException:
     return HTTPException(status_code=status_code, detail=str(exc))
 
 
@@ -164,7 +164,7 @@ async def _store(services: Services, document: NewDocument) -> AddDocumentRespon
     try:
         record = await ingest(services, document)
     except ExtractionError as exc:
-        raise _unprocessable(exc) from exc
+        raise _bad_request(exc) from exc
     except ModelFilesMissingError as exc:
         raise HTTPException(status_code=503, detail=f"knowledge base unavailable: {exc}") from exc
     return AddDocumentResponse(id=record.document_id, name=record.name)
@@ -201,7 +201,7 @@ async def create_from_file(
         filename = filename or f"upload.{fmt.value}"
         record = await ingest_file_bytes(services, data, filename, name=name, fmt=fmt)
     except ExtractionError as exc:
-        raise _unprocessable(exc) from exc
+        raise _bad_request(exc) from exc
     except ModelFilesMissingError as exc:
         raise HTTPException(status_code=503, detail=f"knowledge base unavailable: {exc}") from exc
     return AddDocumentResponse(id=record.document_id, name=record.name)
@@ -215,13 +215,13 @@ async def create_from_url(body: UrlDocumentRequest, services: ServicesDep) -> Ad
     except FetchTooLargeError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from exc
     except FetchError as exc:
-        raise _unprocessable(exc) from exc
+        raise _bad_request(exc) from exc
     try:
         extracted = extract_fetched(fetched)
     except UnsupportedFormatError as exc:
         raise HTTPException(status_code=415, detail=str(exc)) from exc
     except ExtractionError as exc:
-        raise _unprocessable(exc) from exc
+        raise _bad_request(exc) from exc
     document = NewDocument(
         name=clean_name(body.name, extracted.title or body.url),
         doc_type="url",

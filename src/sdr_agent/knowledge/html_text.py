@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "form"}
+_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "nav"}
 _BLOCK = {
     "address", "article", "aside", "blockquote", "body", "br", "dd", "details", "div", "dl", "dt",
     "figcaption", "figure", "footer", "header", "hr", "html", "li", "main", "nav", "ol", "p", "pre",
@@ -24,12 +24,15 @@ class _TextCollector(HTMLParser):
         self._skip_depth = 0
         self._heading_level = 0
         self._in_title = False
+        self._title_done = False
         self._in_pre = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
-            self._in_title = True
+            self._in_title = not self._title_done  # the page's, not an <svg><title>
             return
+        if tag == "body":
+            self._skip_depth = 0  # HTML lets </head> be omitted; the body ends it
         if tag in _SKIP and tag not in _VOID:
             self._skip_depth += 1
             return
@@ -45,6 +48,7 @@ class _TextCollector(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
+            self._title_done = self._title_done or self._in_title
             self._in_title = False
             return
         if tag in _SKIP and tag not in _VOID:

@@ -17,6 +17,7 @@ from sdr_agent.engines.base import ContextPassage, Embedder
 from sdr_agent.knowledge.chroma_client import open_chroma
 from sdr_agent.knowledge.chunking import ChunkingOptions, chunk_text
 from sdr_agent.knowledge.embedder import shared_embedder
+from sdr_agent.knowledge.vector_cache import DocumentVectors, VectorCache, vectors_from_chroma_get
 from sdr_agent.services import Services
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class KnowledgeStore:
         *,
         collection_name: str = "sdr_knowledge",
         chunking: ChunkingOptions | None = None,
+        cache_max_chunks: int = 200_000,
     ) -> None:
         self._open_client = open_client
         self.embedder = embedder
@@ -46,6 +48,7 @@ class KnowledgeStore:
         self._chunking = chunking or ChunkingOptions()
         self._collection: Collection | None = None
         self._lock = threading.Lock()
+        self._cache = VectorCache(self._load_vectors, max_chunks=cache_max_chunks)
 
     # ------------------------------------------------------------ async API (dialogue, REST, CLI)
     async def query(self, question: str, document_ids: Sequence[str], k: int = 3) -> list[ContextPassage]:
@@ -91,11 +94,13 @@ class KnowledgeStore:
         if not ids or not question.strip() or k < 1:
             return []
         vector = self.embedder.embed([question])
-        where: dict[str, Any] = {"document_id": {"$in": ids}} if len(ids) > 1 else {"document_id": ids[0]}
+        cached = self._cache.search(vector[0], ids, k)
+        if cached is not None:
+            return cached
         result = self.collection().query(
             query_embeddings=vector,
             n_results=k,
-            where=cast(Any, where),
+            where=_documents_filter(ids),
             include=cast(Any, ["documents", "metadatas", "distances"]),
         )
         found_ids = (result.get("ids") or [[]])[0]
@@ -140,14 +145,27 @@ class KnowledgeStore:
                     for c in batch
                 ],
             )
+        self._cache.forget(document_id)
         return len(chunks)
 
     def delete_document_sync(self, document_id: str) -> None:
         self.collection().delete(where=cast(Any, {"document_id": document_id}))
+        self._cache.forget(document_id)
+
+    def _load_vectors(self, document_ids: Sequence[str]) -> dict[str, DocumentVectors]:
+        result = self.collection().get(
+            where=_documents_filter(document_ids), include=cast(Any, ["embeddings", "documents", "metadatas"])
+        )
+        return vectors_from_chroma_get(cast(dict[str, Any], result))
 
     def count_chunks_sync(self, document_id: str) -> int:
         found = self.collection().get(where=cast(Any, {"document_id": document_id}), include=[])
         return len(found.get("ids") or [])
+
+
+def _documents_filter(document_ids: Sequence[str]) -> Any:
+    ids = list(document_ids)
+    return {"document_id": {"$in": ids}} if len(ids) > 1 else {"document_id": ids[0]}
 
 
 def knowledge_store(services: Services) -> KnowledgeStore:
@@ -162,5 +180,6 @@ def knowledge_store(services: Services) -> KnowledgeStore:
         shared_embedder(),
         collection_name=kb.collection,
         chunking=ChunkingOptions(kb.chunk_target_words, kb.chunk_max_words, kb.chunk_overlap_words),
+        cache_max_chunks=kb.vector_cache_max_chunks,
     )
     return cast(KnowledgeStore, services.extras.setdefault(_SERVICES_KEY, store))

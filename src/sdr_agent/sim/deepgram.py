@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from time import monotonic
 from types import TracebackType
 
@@ -291,7 +291,7 @@ class _SpeakSession:
                 standin.speak_bytes_sent += len(chunk)
             await asyncio.sleep(standin.chunk_interval_s)
 
-    async def _send_text(self, payload: dict[str, object]) -> None:
+    async def _send_text(self, payload: Mapping[str, object]) -> None:
         async with self._send_lock:
             await self._ws.send_text(json.dumps(payload))
 

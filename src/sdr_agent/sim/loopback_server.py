@@ -16,11 +16,24 @@ STOP_TIMEOUT_S = 3.0
 
 
 class _InProcessServer(uvicorn.Server):
-    """Leaves signal handling to the host process (tests, the demo command)."""
+    """Leaves signal handling to the host process (tests, the demo command) and stops without polling."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit_requested = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def main_loop(self) -> None:
+        # uvicorn polls should_exit every 100 ms; stand-ins start and stop once per test, so wait instead.
+        if not await self.on_tick(0):
+            await self._exit_requested.wait()
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+        self._exit_requested.set()
 
 
 class LoopbackServer:
@@ -69,7 +82,7 @@ class LoopbackServer:
         self._server = self._task = None
         if server is None or task is None:
             return
-        server.should_exit = True
+        server.request_exit()
         try:
             await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_S)
         except TimeoutError:

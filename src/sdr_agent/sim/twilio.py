@@ -174,18 +174,20 @@ class TwilioStandIn:
     ) -> SimulatedCall:
         """A person dials ``to``: POST /twiml/voice_inbound (or ``url``), then run the call like any other."""
         base = self._runner.public_base_url
-        call = self._new_call(
+        call = SimulatedCall(
+            sid=_call_sid(),
             account_sid=account_sid or self.account_sid,
             direction="inbound",
-            to=to,
             from_=from_,
+            to=to,
             url=url or f"{base}/twiml/voice_inbound",
             status_callback=status_callback or f"{base}/twiml/status",
             callback_events=list(callback_events),
             plan=plan or (make_plan(script) if script is not None else self._plan_for(to)),
+            created_monotonic=asyncio.get_running_loop().time(),
+            status="ringing",
         )
-        call.status = "ringing"
-        return call
+        return self._start_call(call)
 
     async def wait_for_call(self, call_sid: str, timeout: float = 30.0) -> SimulatedCall:
         """The call once it has ended (raises TimeoutError)."""
@@ -238,9 +240,7 @@ class TwilioStandIn:
     def _plan_for(self, to: str) -> CallPlan:
         return self._plans.get(to) or self._plans.get(None) or CallPlan()
 
-    def _new_call(self, **fields: object) -> SimulatedCall:
-        loop = asyncio.get_running_loop()
-        call = SimulatedCall(sid="CA" + secrets.token_hex(16), created_monotonic=loop.time(), **fields)  # type: ignore[arg-type]
+    def _start_call(self, call: SimulatedCall) -> SimulatedCall:
         self.calls[call.sid] = call
         task = asyncio.create_task(self._runner.run(call), name=f"standin-call-{call.sid}")
         self._tasks.add(task)
@@ -312,17 +312,20 @@ class TwilioStandIn:
             except TwimlError as exc:
                 return twilio_error(400, 12100, str(exc))
         events = [event for value in form.get("StatusCallbackEvent", []) for event in value.split()]
-        call = self._new_call(
+        call = SimulatedCall(
+            sid=_call_sid(),
             account_sid=account_sid,
             direction="outbound-api",
-            to=to,
             from_=from_,
+            to=to,
             url=first.get("Url") or None,
-            inline_twiml=None if first.get("Url") else first.get("Twiml"),
             status_callback=first.get("StatusCallback") or None,
             callback_events=events or list(DEFAULT_OUTBOUND_EVENTS),
             plan=self._plan_for(to),
+            created_monotonic=asyncio.get_running_loop().time(),
+            inline_twiml=None if first.get("Url") else first.get("Twiml"),
         )
+        self._start_call(call)
         return JSONResponse(self._runner.resource(call), status_code=201)
 
     def _call_or_404(self, request: Request) -> SimulatedCall | Response:
@@ -378,3 +381,7 @@ class TwilioStandIn:
             call.end_request = "redirected"
             call.mark(self._runner.clock_ms(call), "rest_redirect", detail=twiml or url)
         return JSONResponse(self._runner.resource(call))
+
+
+def _call_sid() -> str:
+    return "CA" + secrets.token_hex(16)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 from sdr_agent.voice.energy import EnergyConfig, EnergyDetector
 
@@ -32,6 +33,9 @@ class BargeInConfig:
     vad_threshold: float = 0.5
     min_vad_ratio: float = 0.6  # share of the high-energy run the VAD must call speech
     candidate_frames: int = 2
+    # "layered" (shipped): energy + VAD + first words; "energy": the seed's detector alone cuts the agent;
+    # "vad": VAD speech for the seed's minimum duration cuts the agent. The last two exist for comparison.
+    mode: Literal["layered", "energy", "vad"] = "layered"
 
 
 class BargeInDetector:
@@ -43,6 +47,9 @@ class BargeInDetector:
         self.onset_ms: float | None = None
 
     def process(self, energy: float, vad_prob: float, frame_start_ms: float) -> BargeInEvent:
+        if self.config.mode == "vad":
+            # VAD-only detector: the VAD's verdict stands in for the energy test.
+            energy = 1e9 if vad_prob >= self.config.vad_threshold else 0.0
         triggered = self.energy.process(energy, frame_start_ms)
         if not self.energy.in_speech:
             self._run_vad.clear()
@@ -66,7 +73,7 @@ class BargeInDetector:
         return BargeInEvent.NONE
 
     def _vad_agrees(self) -> bool:
-        if not self.config.vad_confirm:
+        if not self.config.vad_confirm or self.config.mode != "layered":
             return True
         votes = list(self._run_vad)
         return sum(votes) >= max(2, int(self.config.min_vad_ratio * len(votes) + 0.5))
@@ -76,7 +83,7 @@ class BargeInDetector:
         if len(votes) < self.config.candidate_frames:
             return False
         recent = votes[-self.config.candidate_frames :]
-        return all(recent) or not self.config.vad_confirm
+        return all(recent) or not self.config.vad_confirm or self.config.mode != "layered"
 
     def reset(self) -> None:
         self.energy.reset_run()

@@ -29,7 +29,7 @@ class SessionConfig:
     interrupt_enabled: bool = True
     first_message_interruptible: bool = True
     end_silence_ms: float = 500.0
-    speculative_ms: float = 120.0  # finalize STT early so the text is ready when the turn ends
+    speculative_ms: float = 200.0  # finalize STT early so the text is ready when the turn ends
     hold_finalize_ms: float = 150.0
     hold_quiet_resume_ms: float = 150.0  # an unconfirmed onset followed by this much quiet resumes at once
     final_timeout_s: float = 3.0
@@ -64,7 +64,7 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
             _get(conversation_config, "agent.disable_first_message_interruptions", False)
         ),
         end_silence_ms=end_silence,
-        speculative_ms=min(120.0, end_silence / 2),
+        speculative_ms=min(200.0, end_silence / 2),
         decision_window_ms=float(b.decision_window_ms),
         turn_timeout_s=turn_timeout if turn_timeout > 0 else 3600.0,
         max_duration_s=float(
@@ -83,6 +83,7 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
                 baseline_alpha=b.baseline_alpha,
             ),
             vad_confirm=b.vad_confirm,
+            mode=b.mode,
             vad_threshold=settings.vad.threshold,
         ),
         audio_dir=settings.audio_dir,

@@ -16,7 +16,7 @@ _RATE = 8000
 
 class EchoCanceller:
     def __init__(self, *, max_delay_ms: float = 450.0, buffer_s: float = 2.0, min_gain: float = 0.01,
-                 max_gain: float = 0.9, min_explained: float = 0.3) -> None:
+                 max_gain: float = 0.9, min_explained: float = 0.5, confident_share: float = 0.8) -> None:
         self._max_delay = int(max_delay_ms * _RATE / 1000)
         self._size = int(buffer_s * _RATE)
         self._ref = np.zeros(self._size, dtype=np.float32)
@@ -25,7 +25,9 @@ class EchoCanceller:
         self._min_gain = min_gain
         self._max_gain = max_gain
         self._min_explained = min_explained
-        self.last_gain = 0.0
+        self._confident_share = confident_share
+        self._tracked_lag: int | None = None
+        self._lag_tolerance = 16  # 2 ms of jitter in the echo path        self.last_gain = 0.0
         self.last_delay_ms = 0.0
 
     def _index(self, t: float) -> int:
@@ -83,12 +85,24 @@ class EchoCanceller:
         seg_energy = np.maximum(seg_energy, 1e-6)
         explained = (corr.astype(np.float64) ** 2) / seg_energy
         best = int(np.argmax(explained))
-        if explained[best] < self._min_explained * x_energy:
+        share = float(explained[best]) / x_energy
+        lag = len(window) - n - best - n
+        tracked = self._tracked_lag
+        if tracked is not None and abs(lag - tracked) > self._lag_tolerance and share < self._confident_share:
+            # Unrelated speech correlates by chance at some lag; a real echo path keeps its delay.
+            tracked_best = len(window) - 2 * n - tracked
+            if not 0 <= tracked_best < len(explained):
+                return frame
+            best, lag = tracked_best, tracked
+            share = float(explained[best]) / x_energy
+        if share < self._min_explained:
             return frame
+        if share >= self._confident_share:
+            self._tracked_lag = lag
         gain = float(corr[best] / seg_energy[best])
         if not (self._min_gain <= gain <= self._max_gain):
             return frame
         self.last_gain = gain
-        self.last_delay_ms = (len(window) - n - best - n) * 1000.0 / _RATE
+        self.last_delay_ms = lag * 1000.0 / _RATE
         residual = x - gain * window[best : best + n]
         return np.clip(residual, -32768, 32767).astype(np.int16)

@@ -69,8 +69,10 @@ class CallerListener:
         """The caller is talking, or their last words are still being recognised or answered."""
         return self.turn is not None or self.segmenter.in_speech or bool(self._awaiting_final)
 
-    async def process(self, frame: AudioFrame, prob: float, now: float, *, holding: bool) -> SegmentEvent:
-        event = self.segmenter.process(frame, prob)
+    async def process(
+        self, frame: AudioFrame, prob: float, energy: float, now: float, *, holding: bool
+    ) -> SegmentEvent:
+        event = self.segmenter.process(frame, prob, energy)
         if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
             self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:

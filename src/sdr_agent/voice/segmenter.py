@@ -21,6 +21,9 @@ class SegmenterConfig:
     start_threshold: float = 0.5
     stop_threshold: float = 0.35
     start_frames: int = 2
+    # Silero keeps scoring speech for ~150-250 ms after the voice stops; a frame this quiet is silence
+    # whatever the VAD says, so end-of-speech is found on time.
+    quiet_rms: float = 200.0
     preroll_frames: int = 15  # 300 ms kept so the first syllable reaches the recogniser
 
 
@@ -33,7 +36,7 @@ class SpeechSegmenter:
         self._above = 0
         self._preroll: deque[AudioFrame] = deque(maxlen=self.config.preroll_frames)
 
-    def process(self, frame: AudioFrame, vad_prob: float) -> SegmentEvent:
+    def process(self, frame: AudioFrame, vad_prob: float, energy: float | None = None) -> SegmentEvent:
         if not self.in_speech:
             self._preroll.append(frame)
             self._above = self._above + 1 if vad_prob >= self.config.start_threshold else 0
@@ -44,7 +47,8 @@ class SpeechSegmenter:
                 return SegmentEvent.SPEECH_START
             self.silence_ms += frame.duration_ms
             return SegmentEvent.NONE
-        if vad_prob < self.config.stop_threshold:
+        quiet = energy is not None and energy < self.config.quiet_rms
+        if vad_prob < self.config.stop_threshold or quiet:
             self.silence_ms += frame.duration_ms
             return SegmentEvent.SILENCE
         self.silence_ms = 0.0

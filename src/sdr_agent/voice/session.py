@@ -178,8 +178,9 @@ class CallSession:
             self.stats.engine_errors += 1
             log.exception("VAD failed on a frame")
             prob = 0.0
-        await self._bargein_step(rms(residual), prob, frame_start_ms, now)
-        event = await self.listener.process(frame, prob, now, holding=self._hold is not None)
+        energy = rms(residual)
+        await self._bargein_step(energy, prob, frame_start_ms, now)
+        event = await self.listener.process(frame, prob, energy, now, holding=self._hold is not None)
         if event is SegmentEvent.SPEECH_START:
             self._reprompts = 0
             if self._hold is not None and self._hold.utterance is None:
@@ -222,6 +223,8 @@ class CallSession:
             self.stats.bargein_holds += 1
         elif event is BargeInEvent.CONFIRMED and self._hold is not None:
             self._hold.confirmed = True
+            if self.config.bargein.mode != "layered" and self.agent_turn is not None:
+                await self._interrupt(self.agent_turn, self._hold, now)  # single-layer detectors cut at once
 
     async def _decide_hold(self, text: str, now: float, timed_out: bool = False) -> None:
         hold, turn = self._hold, self.agent_turn

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sdr_agent.engines.base import EngineError
+
 logger = logging.getLogger("sdr_agent.engines.fallback")
 
 E = TypeVar("E")
@@ -123,6 +125,24 @@ class EngineRoster(Generic[E]):
             except Exception:
                 logger.exception("engine switch listener failed")
         return switch
+
+    async def warm_up_all(self) -> None:
+        """Warm every engine that can be warmed: a fallback only helps if it answers at once when needed.
+        An engine that fails to warm up starts unhealthy (and is probed); only all of them failing raises."""
+        warmed, failures = 0, []
+        for index, engine in enumerate(self.engines):
+            warm = getattr(engine, "warm_up", None)
+            if warm is None:
+                continue
+            try:
+                await warm()
+                warmed += 1
+            except Exception as exc:
+                self.mark_failed(index)
+                failures.append(f"{self.name(index)}: {describe_failure(exc)}")
+                logger.warning("%s engine failed to warm up: %s", self.kind, failures[-1])
+        if failures and not warmed:
+            raise EngineError(f"no {self.kind} engine warmed up ({'; '.join(failures)})")
 
     async def aclose(self) -> None:
         for task in self._probes.values():

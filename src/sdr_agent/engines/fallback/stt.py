@@ -61,6 +61,9 @@ class FallbackSTT:
     async def aclose(self) -> None:
         await self.roster.aclose()
 
+    async def warm_up(self) -> None:
+        await self.roster.warm_up_all()
+
     async def open_stream(self) -> FallbackSTTStream:
         stream = FallbackSTTStream(self)
         await stream.start()

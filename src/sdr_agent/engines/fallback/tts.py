@@ -50,17 +50,7 @@ class FallbackTTS:
         await self.roster.aclose()
 
     async def warm_up(self) -> None:
-        candidates = self.roster.candidates()
-        for position, index in enumerate(candidates):
-            try:
-                await self.roster.engines[index].warm_up()
-                return
-            except Exception as exc:
-                self.roster.mark_failed(index)
-                if position == len(candidates) - 1:
-                    raise EngineError(f"no text-to-speech engine warmed up: {describe_failure(exc)}") from exc
-                self.roster.report(index, candidates[position + 1], describe_failure(exc))
-                self._last_used = candidates[position + 1]
+        await self.roster.warm_up_all()
 
     def synthesize(self, text: str, voice: str | None = None) -> AsyncIterator[SynthesizedAudio]:
         return self._synthesize(text, voice)

@@ -1,4 +1,4 @@
-"""``sdr-agent call`` against a real running server, which dials through the stand-in."""
+"""``sdr-agent call`` and the official elevenlabs SDK against a real running server dialing the stand-in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
-from tests.telephony.support import FakeAgent, make_agent
+from tests.telephony.support import FakeAgent, make_agent, make_number
 from typer.testing import CliRunner
 
 from sdr_agent.cli import app as cli
@@ -35,12 +35,18 @@ async def server_standin(
 
 
 @pytest.fixture
-async def agent_id(settings: Settings, app: FastAPI, live_server: str) -> AsyncIterator[str]:
+async def services(settings: Settings, app: FastAPI, live_server: str) -> AsyncIterator[Services]:
+    """A second connection to the live server's database, for setting up records."""
     database = Database(settings.database_url)
     try:
-        yield await make_agent(Services(settings=settings, db=database), first_message="Hi {{name}}")
+        yield Services(settings=settings, db=database)
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def agent_id(services: Services) -> str:
+    return await make_agent(services, first_message="Hi {{name}}")
 
 
 async def _run(*args: str) -> tuple[int, str, str]:
@@ -82,3 +88,29 @@ async def test_call_checks_its_arguments_before_calling() -> None:
     assert bad_number[0] == 2 and "E.164" in bad_number[2]
     assert bad_var[0] == 2 and "name=value" in bad_var[2]
     assert unreachable[0] == 1 and "could not reach" in unreachable[2]
+
+
+@pytest.mark.filterwarnings("ignore:The `__fields__` attribute is deprecated:DeprecationWarning")
+async def test_elevenlabs_sdk_places_an_outbound_call(
+    live_server: str, server_standin: TwilioStandIn, agent_id: str, services: Services
+) -> None:
+    from elevenlabs import ElevenLabs
+
+    number_id = await make_number(services, "+15557770000", agent_id)
+    sdk = ElevenLabs(api_key="test-key", base_url=live_server, timeout=15)
+
+    result = await asyncio.to_thread(
+        sdk.conversational_ai.twilio.outbound_call,
+        agent_id=agent_id,
+        agent_phone_number_id=number_id,
+        to_number=CALLEE,
+        conversation_initiation_client_data={"dynamic_variables": {"name": "John"}},
+    )
+
+    assert result.success is True
+    assert result.conversation_id is not None and result.conversation_id.startswith("conv_")
+    assert result.call_sid is not None
+    call = await server_standin.wait_for_call(result.call_sid, timeout=15)
+    assert (
+        call.from_ == "+15557770000" and call.custom_parameters["conversation_id"] == result.conversation_id
+    )
