@@ -134,3 +134,31 @@ async def test_open_fails_when_every_engine_refuses(
     with pytest.raises(EngineError, match="no speech-to-text engine could open"):
         await stt.open_stream()
     await stt.aclose()
+
+
+async def test_a_failed_move_back_keeps_the_fallback_without_losing_or_doubling_results(
+    deepgram: DeepgramStandIn, stt_settings: STTSettings
+) -> None:
+    deepgram.faults = FaultPlan(http_status=500, times=1)
+    reported: list[EngineSwitch] = []
+    stt = stt_pair(stt_settings, FakeSTT(["first answer", "second answer"]), reported, probe_interval_s=0.05)
+    stream = await stt.open_stream()
+    collector = Collector(stream)
+    async with asyncio.timeout(3.0):
+        while not stt.roster.is_healthy(0):
+            await asyncio.sleep(0.02)
+    deepgram.faults = FaultPlan(http_status=500)  # down again when the stream tries to move back
+    await send_tolerant(stream, speech(400))
+    await stream.finalize()
+    await collector.wait_finals(1)
+    async with asyncio.timeout(3.0):
+        while stt.roster.is_healthy(0):
+            await asyncio.sleep(0.02)
+    await send_tolerant(stream, speech(400))
+    await stream.finalize()
+    await collector.wait_finals(2)
+    await asyncio.sleep(0.1)
+    await stream.aclose()
+    await stt.aclose()
+    assert [f.text for f in collector.finals] == ["first answer", "second answer"]
+    assert stream.engine_name == "fake-stt" and len(reported) == 1

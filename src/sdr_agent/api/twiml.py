@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from sdr_agent.api.deps import ServicesDep
+from sdr_agent.analysis.finalize import record_initiation_failure
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
 from sdr_agent.telephony.answer import answer_inbound_call, answer_outbound_call
@@ -74,5 +75,11 @@ async def voice_outbound(
 async def call_status(
     form: TwilioForm, services: ServicesDep, conversation_id: str | None = None
 ) -> Response:
-    await apply_status_callback(services, form.as_dict(), conversation_id)
+    fields = form.as_dict()
+    change = await apply_status_callback(services, fields, conversation_id)
+    if change is not None and change.new_status == "failed":
+        # The call never reached a conversation: tell webhook subscribers (call_initiation_failure).
+        await record_initiation_failure(
+            services, change.conversation_id, change.termination_reason or change.call_status, dict(fields)
+        )
     return Response(status_code=204)

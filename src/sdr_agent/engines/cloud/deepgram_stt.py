@@ -256,7 +256,7 @@ class DeepgramSTTStream:
     async def _reconnect(self) -> None:
         s = self._settings
         delay = 0.1
-        while True:
+        while not self._closing:
             if self._drops > s.deepgram_reconnect_attempts:
                 raise EngineError(f"Deepgram dropped the connection {self._drops} times in one utterance")
             await asyncio.sleep(min(delay, s.deepgram_reconnect_max_delay_s))

@@ -140,6 +140,8 @@ class FallbackSTTStream:
         while True:
             if self._failure is not None:
                 raise self._failure
+            if self._closed:
+                return
             inner, index = self._inner, self._index
             if inner is None:
                 await self._wait_progress()
@@ -184,6 +186,7 @@ class FallbackSTTStream:
         if self._closed:
             return
         self._closed = True
+        self._progress.set()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -193,7 +196,9 @@ class FallbackSTTStream:
         self._out.put_nowait(None)
 
     # ------------------------------------------------------------ switching
-    async def _install(self, index: int, inner: STTStream, replay: list[AudioFrame]) -> None:
+    async def _install(
+        self, index: int, inner: STTStream, replay: list[AudioFrame], *, start_pump: bool = True
+    ) -> None:
         for frame in replay:
             await inner.send(frame)
         while self._pending:
@@ -201,7 +206,8 @@ class FallbackSTTStream:
             for frame in batch:
                 await inner.send(frame)
         self._inner, self._index = inner, index
-        self._spawn(self._pump(index, inner))
+        if start_pump:
+            self._spawn(self._pump(index, inner))
         self._progress.set()
 
     async def _switch_away(self, failed: int, reason: str) -> None:
@@ -236,7 +242,8 @@ class FallbackSTTStream:
                     inner = await self._roster.engines[preferred].open_stream()
             except Exception:
                 self._roster.mark_failed(preferred)
-                await self._install(old_index, old, replay=[])  # stay; hand over what arrived meanwhile
+                # Stay where we are (its pump still runs) and hand over what arrived meanwhile.
+                await self._install(old_index, old, replay=[], start_pump=False)
                 return
             self._roster.report(old_index, preferred, "recovered")
             self._spawn(_close_quietly(old))
