@@ -1,4 +1,5 @@
-"""All configuration in one place: environment variables prefixed ``SDR_`` (nested with ``__``) or ``.env``."""
+"""All configuration in one place: environment variables prefixed ``SDR_`` (nested with ``__``)
+or a ``.env`` file."""
 
 from __future__ import annotations
 

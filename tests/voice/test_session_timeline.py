@@ -32,8 +32,10 @@ def build(dialogue: Any, stt: Any, *, vad: Any = None, tts: Any = None, **config
     session = CallSession(
         conversation_id="conv_test",
         call_sid="CA_test",
-        deps=SessionDeps(stt=stt, tts=tts or FakeTTS(ms_per_char=45.0), vad=vad or FakeVAD(), dialogue=dialogue,
-                         sink=sink, control=control),
+        deps=SessionDeps(
+            stt=stt, tts=tts or FakeTTS(ms_per_char=45.0), vad=vad or FakeVAD(), dialogue=dialogue,
+            sink=sink, control=control,
+        ),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
         transport=line,
     )
@@ -109,7 +111,8 @@ async def test_attenuated_echo_does_not_interrupt() -> None:
 
 
 async def test_engine_failure_speaks_fallback_line_and_call_goes_on() -> None:
-    dialogue = ScriptedDialogue("Hello there.", reply=lambda text: "Our onboarding takes one day.", fail_on="price")
+    reply = "Our onboarding takes one day."
+    dialogue = ScriptedDialogue("Hello there.", reply=lambda text: reply, fail_on="price")
     stt = FakeSTT(["what is the price", "how long is onboarding"], partial_after_ms=60.0)
     session, line, sink, _ = build(dialogue, stt)
     timeline = CallerTimeline()
@@ -136,7 +139,7 @@ async def test_stop_mid_sentence_keeps_partial_transcript() -> None:
 
 async def test_malformed_frames_are_skipped() -> None:
     dialogue = ScriptedDialogue("Hi.", reply=lambda text: "ok")
-    session, line, sink, _ = build(dialogue, FakeSTT([]))
+    session, line, _sink, _ = build(dialogue, FakeSTT([]))
     line.start(time.monotonic())
     await session.start()
     await session.on_media(b"")

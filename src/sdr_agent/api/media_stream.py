@@ -14,6 +14,7 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from sdr_agent.logs import bind_call
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.agents import get_agent
 from sdr_agent.storage.repos.conversations import get_conversation_by_call_sid
@@ -94,20 +95,24 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
     if conversation is None or agent is None:
         await _refuse(websocket, "no conversation or agent for this call")
         return
-    transport = WebSocketTransport(websocket, start.stream_sid)
-    session = await create_session(
-        services, conversation=conversation, agent=agent, stream_sid=start.stream_sid, call_sid=call_sid,
-        transport=transport, control=TwilioCallControl(twilio_gateway(services), call_sid),
-    )
-    try:
-        await session.start()
-        ended_ok, reason = await _pump(websocket, session, transport)
-        await session.finish(ended_ok=ended_ok, reason=reason)
-    finally:
-        forget_session(services, call_sid)
+    # Every log line of this call (and of the tasks it starts) carries its call sid and conversation id.
+    with bind_call(call_sid=call_sid, conversation_id=conversation.conversation_id):
+        transport = WebSocketTransport(websocket, start.stream_sid)
+        session = await create_session(
+            services, conversation=conversation, agent=agent, stream_sid=start.stream_sid, call_sid=call_sid,
+            transport=transport, control=TwilioCallControl(twilio_gateway(services), call_sid),
+        )
+        try:
+            await session.start()
+            ended_ok, reason = await _pump(websocket, session, transport)
+            await session.finish(ended_ok=ended_ok, reason=reason)
+        finally:
+            forget_session(services, call_sid)
 
 
-async def _pump(websocket: WebSocket, session: CallSession, transport: WebSocketTransport) -> tuple[bool, str]:
+async def _pump(
+    websocket: WebSocket, session: CallSession, transport: WebSocketTransport
+) -> tuple[bool, str]:
     """Dispatch frames until the stream stops. Returns (ended normally, termination reason)."""
     while True:
         try:

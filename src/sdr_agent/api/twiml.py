@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from sdr_agent.api.deps import ServicesDep
 from sdr_agent.analysis.finalize import record_initiation_failure
+from sdr_agent.api.deps import ServicesDep
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
 from sdr_agent.telephony.answer import answer_inbound_call, answer_outbound_call

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 Timestamp = DateTime(timezone=True)
@@ -180,7 +180,10 @@ class MeetingRow(Base):
 
     meeting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str | None] = mapped_column(
-        String(64), ForeignKey("conversations.conversation_id", ondelete="SET NULL"), nullable=True, index=True
+        String(64),
+        ForeignKey("conversations.conversation_id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
     )
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     starts_at: Mapped[datetime] = mapped_column(Timestamp)

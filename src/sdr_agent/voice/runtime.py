@@ -80,6 +80,8 @@ async def create_session(
             book_meeting=_meeting_booker(services, agent.agent_id, conversation.conversation_id),
             http=None,
             clock=lambda: datetime.now(UTC),
+            context_window_tokens=services.settings.llm.context_window_tokens,
+            max_output_tokens=services.settings.llm.max_tokens,
         ),
     )
     session = CallSession(

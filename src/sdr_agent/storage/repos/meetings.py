@@ -63,6 +63,8 @@ async def save_meeting(
 
 async def meetings_for_conversation(session: AsyncSession, conversation_id: str) -> list[dict[str, Any]]:
     rows = await session.scalars(
-        select(MeetingRow).where(MeetingRow.conversation_id == conversation_id).order_by(MeetingRow.created_at)
+        select(MeetingRow)
+        .where(MeetingRow.conversation_id == conversation_id)
+        .order_by(MeetingRow.created_at)
     )
     return [_as_dict(row) for row in rows]
