@@ -112,6 +112,7 @@ async def run_queries(
     """Each question is asked by an agent attaching ``attached_count`` documents, the answer's among them."""
     latencies: list[float] = []
     hits = top1 = 0
+    # The first query of a document set also copies its vectors out of Chroma (reported on its own).
     for question in questions:
         others = [d for d in all_docs if d != question.document_id]
         attached = [question.document_id, *rng.sample(others, min(len(others), attached_count - 1))]
@@ -121,10 +122,12 @@ async def run_queries(
         ids = [p.source_id for p in passages]
         hits += question.answer_id in ids
         top1 += bool(ids) and ids[0] == question.answer_id
+    first, steady = latencies[0], latencies[1:] or latencies
     return {
         "attached_documents": min(len(all_docs), attached_count),
-        "top3_ms_p50": round(statistics.median(latencies), 2),
-        "top3_ms_p95": round(percentile(latencies, 0.95), 2),
+        "first_query_ms": round(first, 2),
+        "top3_ms_p50": round(statistics.median(steady), 2),
+        "top3_ms_p95": round(percentile(steady, 0.95), 2),
         "recall_at_3": round(hits / len(questions), 3),
         "top1_accuracy": round(top1 / len(questions), 3),
     }
@@ -142,11 +145,6 @@ def main() -> None:
     started = time.perf_counter()
     embedder.warm_up()
     load_s = time.perf_counter() - started
-    single: list[float] = []
-    for question in questions[:50]:
-        t0 = time.perf_counter()
-        embedder.embed([question.text])
-        single.append((time.perf_counter() - t0) * 1000)
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as folder:
         store = KnowledgeStore(lambda: open_chroma(None, Path(folder)), embedder, collection_name="rag_bench")
@@ -159,6 +157,11 @@ def main() -> None:
                 print(progress, end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         ingest_s = time.perf_counter() - started
+        single: list[float] = []
+        for question in questions:
+            t0 = time.perf_counter()
+            embedder.embed([question.text])
+            single.append((time.perf_counter() - t0) * 1000)
         doc_ids = list(documents)
         all_docs = asyncio.run(run_queries(store, questions, doc_ids, len(doc_ids), rng))
         five_docs = asyncio.run(run_queries(store, questions, doc_ids, 5, rng))
@@ -191,7 +194,8 @@ def main() -> None:
     ]
     for label, numbers in (("all documents", all_docs), ("5 documents", five_docs)):
         rows.append((f"top-3 incl. embedding, {label} p50 / p95",
-                     f"{numbers['top3_ms_p50']} / {numbers['top3_ms_p95']} ms"))
+                     f"{numbers['top3_ms_p50']} / {numbers['top3_ms_p95']} ms "
+                     f"(first query {numbers['first_query_ms']} ms)"))
         rows.append((f"recall@3 / top-1, {label}", f"{numbers['recall_at_3']} / {numbers['top1_accuracy']}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

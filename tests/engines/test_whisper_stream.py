@@ -156,3 +156,36 @@ async def test_after_aclose_sends_are_ignored_and_results_end() -> None:
     await stream.finalize()
     assert [r async for r in stream.results()] == []
     assert stub.decoded == []
+
+
+async def test_a_partial_taken_when_the_caller_pauses_becomes_the_final_without_a_second_decode() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub, interval_ms=10_000)  # no periodic partials: only the closing one
+    stub.release.clear()  # hold the closing decode so finalize() arrives while it is in flight
+    await feed(stream, voiced_signal(180, 600))
+    await feed(stream, silence(60))
+    await stream.finalize()
+    stub.release.set()
+    result = await next_result(stream)
+    while not result.is_final:
+        result = await next_result(stream)
+    assert result.speech_final
+    assert len(stub.decoded) == 1  # one decode: the voice (and the first quiet frame), reused as the final
+    assert stub.decoded[0] >= 4800
+    assert result.text == f"heard {stub.decoded[0]} samples"
+    await stream.aclose()
+
+
+async def test_voice_after_the_closing_partial_forces_a_fresh_final_decode() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub, interval_ms=10_000)
+    await feed(stream, voiced_signal(180, 600))
+    await feed(stream, silence(60))
+    await asyncio.sleep(0.2)
+    await feed(stream, voiced_signal(180, 300))
+    await stream.finalize()
+    result = await next_result(stream)
+    while not result.is_final:
+        result = await next_result(stream)
+    assert len(stub.decoded) == 2 and stub.decoded[1] > stub.decoded[0]
+    await stream.aclose()

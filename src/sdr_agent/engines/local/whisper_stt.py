@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class _DecodeJob:
     speech_final: bool
     start_s: float
     end_s: float
+    job_id: int = 0
+    covers_voiced_to: int = 0  # the segment's last voiced sample this decode includes
+    reuse_job_id: int = 0  # a final that takes the words of this (already queued) partial decode
 
 
 class WhisperSTT:
@@ -133,6 +136,12 @@ class WhisperStream:
         self._partial_busy = False
         self._last_partial_text = ""
         self._closed = False
+        self._job_ids = 0
+        # A partial that already heard every voiced frame of its segment becomes that segment's final
+        # (no second decode after the caller stops: this is most of the end-of-turn latency).
+        self._needed_partials: set[int] = set()
+        self._last_partial_job: _DecodeJob | None = None
+        self._partial_results: dict[int, Recognition | None] = {}
         self._new_segment()
 
     # ------------------------------------------------------------------ input side
@@ -152,16 +161,36 @@ class WhisperStream:
             if self._voiced == 0:
                 self._partial_mark = self._samples
             self._voiced += len(pcm)
+            self._voiced_to = self._samples
         elif self._voiced == 0:
             self._trim_to_pre_roll()
+        elif self._closing_partial_due():
+            # The caller just paused: decode everything now, so the final is ready when the turn ends.
+            self._start_partial()
+            return
         if self._samples >= MAX_SEGMENT_S * STREAM_RATE:
             self._submit_final(speech_final=False)
         elif voiced and self._partial_due():
-            # Only on a voiced frame: once the caller stops no partial starts, so the final that follows
-            # does not queue behind a decode whose words it is about to replace.
-            self._partial_busy = True
-            self._partial_mark = self._samples
-            self._jobs.put_nowait(self._job(final=False, speech_final=False))
+            self._start_partial()
+
+    def _start_partial(self) -> None:
+        self._partial_busy = True
+        self._partial_mark = self._samples
+        job = self._job(final=False, speech_final=False)
+        self._last_partial_job = job
+        self._jobs.put_nowait(job)
+
+    def _partial_covers_all(self) -> bool:
+        partial = self._last_partial_job
+        return partial is not None and partial.covers_voiced_to >= self._voiced_to
+
+    def _closing_partial_due(self) -> bool:
+        return (
+            not self._partial_busy
+            and not self._partial_covers_all()
+            and self._voiced >= STREAM_RATE * MIN_PARTIAL_SPEECH_MS // 1000
+            and self._samples - self._voiced_to <= 2 * len(self._chunks[-1])
+        )
 
     async def finalize(self) -> None:
         if not self._closed:
@@ -196,8 +225,10 @@ class WhisperStream:
         self._samples = 0
         self._start = self._received
         self._voiced = 0
+        self._voiced_to = 0
         self._partial_mark = 0
         self._last_partial_text = ""
+        self._last_partial_job = None
 
     def _trim_to_pre_roll(self) -> None:
         keep = STREAM_RATE * PRE_ROLL_MS // 1000
@@ -217,7 +248,10 @@ class WhisperStream:
 
     def _job(self, final: bool, speech_final: bool) -> _DecodeJob:
         audio = np.concatenate(self._chunks) if self._voiced and self._chunks else None
+        self._job_ids += 1
         return _DecodeJob(
+            job_id=self._job_ids,
+            covers_voiced_to=self._voiced_to,
             segment_id=self._segment_id,
             audio=audio,
             final=final,
@@ -227,7 +261,15 @@ class WhisperStream:
         )
 
     def _submit_final(self, speech_final: bool) -> None:
-        self._jobs.put_nowait(self._job(final=True, speech_final=speech_final))
+        partial = self._last_partial_job
+        if speech_final and self._voiced and partial is not None and self._partial_covers_all():
+            # That partial heard every voiced frame: its words are the final, no second decode.
+            self._needed_partials.add(partial.job_id)
+            final = replace(partial, audio=None, final=True, speech_final=True, reuse_job_id=partial.job_id,
+                            end_s=(self._start + self._samples) / STREAM_RATE)
+            self._jobs.put_nowait(final)
+        else:
+            self._jobs.put_nowait(self._job(final=True, speech_final=speech_final))
         self._new_segment()
 
     async def _run(self) -> None:
@@ -236,7 +278,11 @@ class WhisperStream:
             job = await self._jobs.get()
             if job is None:
                 return
-            if not job.final and job.segment_id != self._segment_id:
+            if job.reuse_job_id:
+                self._emit_final(job, self._partial_results.pop(job.reuse_job_id, None))
+                continue
+            needed = job.job_id in self._needed_partials
+            if not job.final and job.segment_id != self._segment_id and not needed:
                 self._partial_busy = False
                 continue  # the segment was finalised or cleared while this partial waited
             try:
@@ -246,6 +292,10 @@ class WhisperStream:
                         self._shared.executor, self._shared.recognise, job.audio, STREAM_RATE
                     )
             except Exception as exc:
+                if job.job_id in self._needed_partials:
+                    # The final that relies on this decode must not wait for words that will never come.
+                    self._needed_partials.discard(job.job_id)
+                    self._partial_results[job.job_id] = None
                 if job.final:
                     failure = exc if isinstance(exc, EngineError) else EngineError(f"whisper failed: {exc}")
                     self._results.put_nowait(failure)
@@ -257,6 +307,9 @@ class WhisperStream:
                 self._emit_final(job, recognition)
             else:
                 self._partial_busy = False
+                if needed:
+                    self._needed_partials.discard(job.job_id)
+                    self._partial_results[job.job_id] = recognition
                 self._emit_partial(job, recognition)
 
     def _emit_partial(self, job: _DecodeJob, recognition: Recognition | None) -> None:
