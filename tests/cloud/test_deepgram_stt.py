@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from cloud_audio import Collector, eventually, send_all, silence, speech
@@ -194,7 +195,7 @@ async def test_a_socket_that_keeps_dropping_ends_in_an_engine_error(
 async def test_refused_handshake_is_an_engine_error(
     deepgram: DeepgramStandIn, stt_settings: STTSettings, fault: FaultPlan, message: str
 ) -> None:
-    deepgram.faults = fault
+    deepgram.faults = dataclasses.replace(fault)  # parameters are shared between tests
     with pytest.raises(EngineError, match=message):
         await DeepgramSTT(stt_settings).open_stream()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 
 import pytest
 from cloud_audio import eventually
@@ -104,7 +105,7 @@ async def test_warm_up_opens_a_socket_for_the_first_sentence(
 async def test_faults_are_engine_errors(
     deepgram: DeepgramStandIn, tts_settings: TTSSettings, transport: str, fault: FaultPlan, match: str
 ) -> None:
-    deepgram.speak_faults = fault
+    deepgram.speak_faults = dataclasses.replace(fault)  # parameters are shared between tests
     tts = DeepgramTTS(tts_settings.model_copy(update={"deepgram_transport": transport}))
     with pytest.raises(EngineError, match=match):
         await collect(tts, "A sentence long enough for several chunks of audio.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ async def test_each_fault_ends_in_the_fallback_answer(
     primary: tuple[Any, LanguageModel], fault: FaultPlan
 ) -> None:
     standin, engine = primary
-    standin.faults = fault
+    standin.faults = dataclasses.replace(fault)  # parameters are shared between tests
     fallback = FakeLLM(["Plans start at $49 a seat."], name="grounded")
     reported: list[EngineSwitch] = []
     per_call: list[EngineSwitch] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from cloud_audio import Collector, send_all, silence, speech
@@ -45,7 +46,7 @@ async def test_each_fault_still_delivers_the_utterance(
     deepgram: DeepgramStandIn, stt_settings: STTSettings, fault: FaultPlan
 ) -> None:
     deepgram.utterances.append("heard by deepgram")
-    deepgram.faults = fault
+    deepgram.faults = dataclasses.replace(fault)  # parameters are shared between tests
     reported: list[EngineSwitch] = []
     per_call: list[EngineSwitch] = []
     stt = stt_pair(stt_settings, FakeSTT(["heard by the fallback"]), reported)

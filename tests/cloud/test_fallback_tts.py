@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -40,7 +41,7 @@ async def test_each_fault_ends_in_fallback_audio(
     deepgram: DeepgramStandIn, tts_settings: TTSSettings, transport: str, fault_name: str
 ) -> None:
     fault = FAULTS[fault_name]
-    deepgram.speak_faults = fault
+    deepgram.speak_faults = dataclasses.replace(fault)  # parameters are shared between tests
     fake = FakeTTS()
     reported: list[EngineSwitch] = []
     primary = DeepgramTTS(tts_settings.model_copy(update={"deepgram_transport": transport}))

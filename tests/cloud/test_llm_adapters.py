@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -141,7 +142,7 @@ async def test_faults_are_engine_errors(
     server: tuple[str, Any, LLMSettings], fault: FaultPlan, match: str
 ) -> None:
     kind, standin, settings = server
-    standin.faults = fault
+    standin.faults = dataclasses.replace(fault)  # parameters are shared between tests
     standin.script.add("one two three four five six")
     with pytest.raises(EngineError, match=match):
         await run(build(kind, settings), request())

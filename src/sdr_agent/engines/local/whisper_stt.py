@@ -307,7 +307,7 @@ class WhisperStream:
                 self._emit_final(job, recognition)
             else:
                 self._partial_busy = False
-                if needed:
+                if job.job_id in self._needed_partials:  # finalize() may have claimed it mid-decode
                     self._needed_partials.discard(job.job_id)
                     self._partial_results[job.job_id] = recognition
                 self._emit_partial(job, recognition)
