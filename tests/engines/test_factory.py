@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 
-from sdr_agent.engines.base import ChatMessage, LLMRequest, TextDelta
 from sdr_agent.engines.factory import (
     EngineSet,
     VoiceOverrideTTS,
     build_engines,
     build_llm,
     engines_for_agent,
-    grounded_responder,
 )
 from sdr_agent.engines.fakes import FakeLLM, FakeSTT, FakeTTS, FakeVAD
-from sdr_agent.engines.local.echo_responder import EchoResponder
 from sdr_agent.engines.local.hibari_tts import HibariTTS
 from sdr_agent.engines.local.vad import SileroVAD, WebRtcVAD
 from sdr_agent.engines.local.whisper_stt import WhisperSTT
@@ -50,7 +47,7 @@ def cloud_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     for function in ("cloud_stt", "cloud_tts", "cloud_llm"):
         setattr(registry, function, lambda settings, function=function: Recorder(function, settings))
     for adapter in ("FallbackSTT", "FallbackTTS", "FallbackLLM"):
-        setattr(fallback, adapter, lambda engines, adapter=adapter: Recorder(adapter, engines))
+        setattr(fallback, adapter, lambda engines, adapter=adapter, **_: Recorder(adapter, engines))
     monkeypatch.setitem(sys.modules, "sdr_agent.engines.cloud.registry", registry)
     monkeypatch.setitem(sys.modules, "sdr_agent.engines.fallback", fallback)
 
@@ -91,9 +88,7 @@ def test_cloud_engines_are_wrapped_with_their_local_fallback(cloud_modules: None
     assert isinstance(bare.llm, Recorder) and bare.llm.kind == "cloud_llm"
 
 
-def test_grounded_responder_falls_back_to_echo_until_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sdr_agent.engines.local.grounded", None)
-    assert isinstance(grounded_responder(), EchoResponder)
+def test_grounded_llm_setting_builds_the_grounded_responder(monkeypatch: pytest.MonkeyPatch) -> None:
     module = types.ModuleType("sdr_agent.engines.local.grounded")
     module.GroundedResponder = lambda: Recorder("grounded", None)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sdr_agent.engines.local.grounded", module)
@@ -161,17 +156,6 @@ def test_agent_engine_choices_rebuild_only_what_differs(cloud_modules: None) -> 
     assert isinstance(switched.tts, Recorder) and switched.tts.arg.deepgram_model == "aura-2-orion-en"
     assert isinstance(switched.llm, Recorder) and switched.llm.arg.provider == "openai"
     assert switched.llm.arg.model == "gpt-4o-mini"
-
-
-async def test_echo_responder_acknowledges_the_last_user_turn() -> None:
-    responder = EchoResponder()
-    request = LLMRequest(messages=[ChatMessage("user", "first"), ChatMessage("assistant", "ok"),
-                                   ChatMessage("user", "We need a demo for twelve people.")])
-    text = "".join([e.text async for e in responder.stream(request) if isinstance(e, TextDelta)])
-    assert text == "Thanks. I heard: We need a demo for twelve people. Could you tell me a little more?"
-    empty = "".join([e.text async for e in responder.stream(LLMRequest(messages=[]))
-                     if isinstance(e, TextDelta)])
-    assert "didn't catch" in empty
 
 
 async def test_engine_set_warm_up_reports_each_engine_and_survives_failures() -> None:

@@ -96,7 +96,8 @@ def build_stt(settings: STTSettings, vad: VADSettings | None = None) -> SpeechTo
         return whisper
     primary = cast(SpeechToText, _cloud("cloud_stt", settings))
     if settings.fallback == "whisper":
-        return cast(SpeechToText, _fallback("FallbackSTT", [primary, whisper]))
+        timeout = settings.first_result_timeout_s
+        return cast(SpeechToText, _fallback("FallbackSTT", [primary, whisper], timeout))
     return primary
 
 
@@ -117,7 +118,8 @@ def build_tts(settings: TTSSettings) -> TextToSpeech:
         return HibariTTS(settings)
     primary = cast(TextToSpeech, _cloud("cloud_tts", settings))
     if settings.fallback == "hibari":
-        return cast(TextToSpeech, _fallback("FallbackTTS", [primary, HibariTTS(settings)]))
+        engines = [primary, HibariTTS(settings)]
+        return cast(TextToSpeech, _fallback("FallbackTTS", engines, settings.first_audio_timeout_s))
     return primary
 
 
@@ -135,20 +137,14 @@ def build_llm(settings: LLMSettings) -> LanguageModel:
     else:
         primary = cast(LanguageModel, _cloud("cloud_llm", settings))
     if settings.fallback == "grounded":
-        return cast(LanguageModel, _fallback("FallbackLLM", [primary, grounded_responder()]))
+        engines = [primary, grounded_responder()]
+        return cast(LanguageModel, _fallback("FallbackLLM", engines, settings.first_token_timeout_s))
     return primary
 
 
 def grounded_responder() -> LanguageModel:
-    """The dialogue layer's grounded responder; the echo responder until that module exists."""
-    try:
-        module = importlib.import_module("sdr_agent.engines.local.grounded")
-    except ModuleNotFoundError as exc:
-        if exc.name != "sdr_agent.engines.local.grounded":
-            raise
-        from sdr_agent.engines.local.echo_responder import EchoResponder
-
-        return EchoResponder()
+    """The offline default: answers only from retrieved knowledge and the SDR playbook."""
+    module = importlib.import_module("sdr_agent.engines.local.grounded")
     return cast(LanguageModel, module.GroundedResponder())
 
 
@@ -157,9 +153,9 @@ def _cloud(function: str, settings: Any) -> object:
     return cast(object, getattr(registry, function)(settings))
 
 
-def _fallback(adapter: str, engines: list[Any]) -> object:
+def _fallback(adapter: str, engines: list[Any], first_result_timeout_s: float) -> object:
     module = importlib.import_module("sdr_agent.engines.fallback")
-    return cast(object, getattr(module, adapter)(engines))
+    return cast(object, getattr(module, adapter)(engines, first_result_timeout_s=first_result_timeout_s))
 
 
 def build_engines(settings: Settings, embedder: Embedder | None = None) -> EngineSet:

@@ -1,0 +1,1 @@
+"""Prometheus metrics for one app (``metrics``) and their start/stop hooks (``runtime``)."""

@@ -1,0 +1,52 @@
+"""Start/stop hooks: each app gets its own ``AppMetrics`` in ``services.extras["metrics"]``, reading the
+voice runtime's live calls and engines (looked up at scrape time, so hook order does not matter)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sdr_agent.observability.metrics import AppMetrics, register, unregister
+from sdr_agent.services import Services
+
+EXTRAS_KEY = "metrics"
+
+
+def _voice(services: Services) -> Any:
+    return services.extras.get("voice")
+
+
+def _engine_objects(engine_set: Any) -> Iterable[Any]:
+    if engine_set is None:
+        return []
+    sets = [engine_set, *getattr(engine_set, "variants", {}).values()]
+    return [getattr(s, kind, None) for s in sets for kind in ("stt", "tts", "llm")]
+
+
+def app_metrics(services: Services) -> AppMetrics:
+    """This app's metrics, created (and registered for the call-loop hooks) on first use."""
+    metrics = services.extras.get(EXTRAS_KEY)
+    if isinstance(metrics, AppMetrics):
+        return metrics
+
+    def live_calls() -> Mapping[str, Any]:
+        calls = getattr(_voice(services), "calls", None)
+        return calls if isinstance(calls, Mapping) else {}
+
+    def live_engines() -> Iterable[Any]:
+        return _engine_objects(getattr(_voice(services), "engines", None))
+
+    metrics = AppMetrics(live_calls, live_engines)
+    services.extras[EXTRAS_KEY] = metrics
+    register(metrics)
+    return metrics
+
+
+async def on_startup(services: Services) -> None:
+    app_metrics(services)
+
+
+async def on_shutdown(services: Services) -> None:
+    metrics = services.extras.get(EXTRAS_KEY)
+    if isinstance(metrics, AppMetrics):
+        unregister(metrics)
