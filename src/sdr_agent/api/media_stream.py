@@ -14,6 +14,7 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from sdr_agent.engines.fallback import switches_reported_to
 from sdr_agent.logs import bind_call
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.agents import get_agent
@@ -103,8 +104,9 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
             transport=transport, control=TwilioCallControl(twilio_gateway(services), call_sid),
         )
         try:
-            await session.start()
-            ended_ok, reason = await _pump(websocket, session, transport)
+            with switches_reported_to(session.record_engine_switch):
+                await session.start()
+                ended_ok, reason = await _pump(websocket, session, transport)
             await session.finish(ended_ok=ended_ok, reason=reason)
         finally:
             forget_session(services, call_sid)

@@ -31,6 +31,7 @@ _ROUTER_MODULES: list[str] = [
 _HOOK_MODULES: list[str] = [
     "sdr_agent.voice.runtime",
     "sdr_agent.webhooks.runtime",
+    "sdr_agent.observability.runtime",
 ]
 
 

@@ -9,6 +9,7 @@ conversation is then read back through the API. Exits non-zero when the call did
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from typing import Any
@@ -17,48 +18,75 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sdr_agent.demo.scenario import PROSPECT_NUMBER, agent_body, knowledge_text, render_caller_script
+from sdr_agent.demo.scenario import (
+    CALLER_LINES,
+    CLOUD_REPLIES,
+    PROSPECT_NUMBER,
+    agent_body,
+    knowledge_text,
+    render_caller_script,
+)
 from sdr_agent.engines.factory import build_tts
 from sdr_agent.settings import TTSSettings
+from sdr_agent.sim.caller_script import CallerScript
+from sdr_agent.sim.cloud_standins import CloudStandIns
 from sdr_agent.sim.local_stack import LocalStack, local_stack
 
 console = Console()
 
 
-def demo(timeout: float = typer.Option(110.0, help="Give up on the call after this many seconds.")) -> None:
+def demo(
+    timeout: float = typer.Option(110.0, help="Give up on the call after this many seconds."),
+    engines: str = typer.Option(
+        "offline", help="offline: embedded engines; cloud-standins: Deepgram + Ollama stand-ins on 127.0.0.1."
+    ),
+) -> None:
     """Run the simulated call demo and print the transcript with per-turn latency."""
-    ok = asyncio.run(_run(timeout))
+    if engines not in ("offline", "cloud-standins"):
+        raise typer.BadParameter("engines must be 'offline' or 'cloud-standins'")
+    ok = asyncio.run(_run(timeout, engines))
     raise typer.Exit(0 if ok else 1)
 
 
-async def _run(timeout: float) -> bool:
+async def _run(timeout: float, engines: str) -> bool:
     started = time.monotonic()
     console.rule("[bold]sdr-agent demo: a simulated phone call")
     console.print("Rendering the prospect's voice with the offline TTS…")
     script = await render_caller_script(build_tts(TTSSettings()))
-    console.print("Starting the server (offline engines) and the Twilio stand-in on 127.0.0.1…")
-    async with local_stack() as stack:
-        document_id = await stack.create_document("Acme Cloud fact sheet", knowledge_text())
-        agent_id = await stack.create_agent(agent_body(document_id))
-        number_id = await stack.import_number(agent_id)
-        stack.twilio.set_script(PROSPECT_NUMBER, script)
-        conversation_id, call_sid = await stack.place_call(
-            agent_id, number_id, PROSPECT_NUMBER, {"customer_name": "Jordan"}
-        )
-        console.print(f"Placed call [cyan]{call_sid}[/] → conversation [cyan]{conversation_id}[/]\n")
-        watcher = asyncio.create_task(_print_live(stack, conversation_id))
-        try:
-            call = await stack.twilio.wait_for_call(call_sid, timeout=timeout)
-            conversation = await stack.wait_for_status(conversation_id, {"done", "failed"}, timeout=15.0)
-        finally:
-            await asyncio.sleep(0.5)
-            watcher.cancel()
-        _print_summary(conversation, call)
-        ok = conversation["status"] == "done" and call.status == "completed" and any(
-            t["role"] == "agent" for t in conversation["transcript"]
-        )
-    console.print(f"\nDemo finished in {time.monotonic() - started:.1f} s: "
-                  + ("[bold green]call completed[/]" if ok else "[bold red]call did not complete[/]"))
+    async with contextlib.AsyncExitStack() as resources:
+        overrides: dict[str, Any] = {}
+        if engines == "cloud-standins":
+            cloud = await resources.enter_async_context(
+                CloudStandIns(utterances=[line.text for line in CALLER_LINES], replies=CLOUD_REPLIES)
+            )
+            overrides = cloud.settings_overrides()
+        console.print(f"Starting the server ({engines} engines) and the Twilio stand-in on 127.0.0.1…")
+        stack = await resources.enter_async_context(local_stack(settings_overrides=overrides))
+        return await _call(stack, script, timeout, started)
+
+
+async def _call(stack: LocalStack, script: CallerScript, timeout: float, started: float) -> bool:
+    document_id = await stack.create_document("Acme Cloud fact sheet", knowledge_text())
+    agent_id = await stack.create_agent(agent_body(document_id))
+    number_id = await stack.import_number(agent_id)
+    stack.twilio.set_script(PROSPECT_NUMBER, script)
+    conversation_id, call_sid = await stack.place_call(
+        agent_id, number_id, PROSPECT_NUMBER, {"customer_name": "Jordan"}
+    )
+    console.print(f"Placed call [cyan]{call_sid}[/] → conversation [cyan]{conversation_id}[/]\n")
+    watcher = asyncio.create_task(_print_live(stack, conversation_id))
+    try:
+        call = await stack.twilio.wait_for_call(call_sid, timeout=timeout)
+        conversation = await stack.wait_for_status(conversation_id, {"done", "failed"}, timeout=15.0)
+    finally:
+        await asyncio.sleep(0.5)
+        watcher.cancel()
+    _print_summary(conversation, call)
+    ok = conversation["status"] == "done" and call.status == "completed" and any(
+        t["role"] == "agent" for t in conversation["transcript"]
+    )
+    verdict = "[bold green]call completed[/]" if ok else "[bold red]call did not complete[/]"
+    console.print(f"\nDemo finished in {time.monotonic() - started:.1f} s: {verdict}")
     return ok
 
 

@@ -34,6 +34,17 @@ CALLER_LINES: tuple[CallerLine, ...] = (
     CallerLine("goodbye", "Great, thank you, goodbye."),
 )
 
+# What the Ollama stand-in answers, turn by turn, in `sdr-agent demo --engines cloud-standins`.
+CLOUD_REPLIES: tuple[str, ...] = (
+    "Nice to meet you, Jordan. What does your team use to keep track of customers today?",
+    "The Team plan costs 49 dollars per user per month. It includes unlimited users and every integration, "
+    "and paying yearly saves 20 percent.",
+    "Yes, every new account gets a 14-day free trial of the Team plan, and no credit card is needed.",
+    "Happy to set that up. Shall I book Tuesday at 3 pm for a 30-minute demo?",
+    "Done. You will get a calendar invitation by email.",
+    "Thanks for your time, Jordan. Goodbye!",
+)
+
 
 def knowledge_text() -> str:
     return resources.files("sdr_agent.demo").joinpath("acme_kb.md").read_text(encoding="utf-8")

@@ -91,7 +91,7 @@ class AppMetrics:
             "sdr_backchannels", "Backchannels the agent talked through.", registry=self.registry
         )
         self.hiccups = Counter(
-            "sdr_bargein_hiccups", "False barge-ins the caller could hear as a short pause.", registry=self.registry
+            "sdr_bargein_hiccups", "False barge-ins heard as a short pause.", registry=self.registry
         )
         self.echo_ignored = Counter(
             "sdr_echo_ignored", "Onsets recognised as the agent's own echo.", registry=self.registry
@@ -110,17 +110,18 @@ class AppMetrics:
         stages = metrics.get("stages_ms")
         if isinstance(stages, Mapping):
             for stage, value in stages.items():
-                if stage in STAGES and _is_number(value) and value >= 0:
-                    self.stage_latency.labels(stage=stage).observe(float(value) / 1000.0)
-        stop = metrics.get("stop_latency_ms")
-        if interrupted and _is_number(stop) and stop >= 0:
-            self.stop_latency.observe(float(stop) / 1000.0)
+                ms = _number(value)
+                if stage in STAGES and ms is not None and ms >= 0:
+                    self.stage_latency.labels(stage=stage).observe(ms / 1000.0)
+        stop = _number(metrics.get("stop_latency_ms"))
+        if interrupted and stop is not None and stop >= 0:
+            self.stop_latency.observe(stop / 1000.0)
         self.agent_turns.labels(outcome="interrupted" if interrupted else "completed").inc()
         for key, counter in (("backchannels", self.backchannels), ("hiccups", self.hiccups),
                              ("echo_ignored", self.echo_ignored)):
-            value = metrics.get(key)
-            if _is_number(value) and value > 0:
-                counter.inc(float(value))
+            count = _number(metrics.get(key))
+            if count is not None and count > 0:
+                counter.inc(count)
 
     def observe_call_end(self, call_sid: str | None, stats: Mapping[str, Any]) -> None:
         with self._lock:
@@ -130,8 +131,8 @@ class AppMetrics:
                 self._ended_sids.add(call_sid)
             self._calls_ended += 1
             for field in CALL_COUNTERS:
-                value = stats.get(field)
-                if _is_number(value) and value > 0:
+                value = _number(stats.get(field))
+                if value is not None and value > 0:
                     self._finished[field] += int(value)
 
     def set_webhook_backlog(self, counts: Mapping[str, int]) -> None:
@@ -159,8 +160,8 @@ class AppMetrics:
         for session in running.values():
             stats = getattr(session, "stats", None)
             for field in CALL_COUNTERS:
-                value = getattr(stats, field, 0)
-                if _is_number(value) and value > 0:
+                value = _number(getattr(stats, field, 0))
+                if value is not None and value > 0:
                     totals[field] += int(value)
         return len(running), totals, ended
 
@@ -209,8 +210,10 @@ class _LiveCollector:
         yield fallbacks
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 # ------------------------------------------------------------------ hooks for the call loop

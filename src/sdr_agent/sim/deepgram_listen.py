@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sdr_agent.sim.deepgram import DeepgramStandIn
 
 SILENCE_RESULT_MS = 1000.0
+CONTINUATION_S = 0.7  # speech resuming this soon after a finalised utterance belongs to the same line
 
 
 class _Drop(Exception):
@@ -44,6 +45,7 @@ class ListenSession:
         self._audio_s = 0.0
         self._quiet_ms = 0.0
         self._request_id = str(uuid.uuid4())
+        self._finished_at_s: float | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -163,9 +165,16 @@ class ListenSession:
     def _on_speech(self, ms: float) -> None:
         standin = self._standin
         if self._words is None:
-            if not standin.utterances:
+            # Wall-clock: clients may stop streaming between utterances, so audio time stands still.
+            resumed = self._finished_at_s is not None and monotonic() - self._finished_at_s <= CONTINUATION_S
+            if resumed:
+                # The caller paused mid-sentence and the client finalised early: the scripted line was
+                # already delivered whole, so the rest of the sentence adds no new words.
+                self._words = []
+            elif not standin.utterances:
                 return  # unscripted speech: Deepgram would hear something, the script has nothing to say
-            self._words = standin.utterances.popleft().split()
+            else:
+                self._words = standin.utterances.popleft().split()
             self._segment_start_s = self._audio_s - ms / 1000.0
         self._quiet_ms = 0.0
         self._speech_end_s = self._audio_s
@@ -192,7 +201,9 @@ class ListenSession:
         words = self._words or []
         rest = words[self._segment :]
         self._results(rest, is_final=True, speech_final=speech_final, from_finalize=from_finalize)
-        self._standin.finished_utterances.append(" ".join(words))
+        if words:
+            self._standin.finished_utterances.append(" ".join(words))
+        self._finished_at_s = monotonic()
         self._reset()
 
     def _results(

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import asdict
 from typing import Any
 
 from sdr_agent.audio.mulaw import pcm_to_ulaw, ulaw_to_pcm
@@ -21,6 +22,7 @@ from sdr_agent.dialogue.base import (
     DialogueEvent,
 )
 from sdr_agent.engines.base import AudioFrame
+from sdr_agent.engines.fallback.roster import EngineSwitch
 from sdr_agent.storage.repos.conversations import TurnRecord
 from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict
@@ -190,6 +192,12 @@ class CallSession:
 
     def on_mark(self, name: str) -> None:
         self.player.on_mark(name)
+
+    def record_engine_switch(self, switch: EngineSwitch) -> None:
+        """A fallback adapter moved this call to another engine: keep it in the conversation metadata."""
+        self.stats.engine_switches.append(asdict(switch))
+        switches = list(self.stats.engine_switches)
+        self._spawn(self.deps.sink.merge_metadata({"engine_switches": switches}), "record-switch")
 
     async def on_dtmf(self, digit: str) -> None:
         self._last_activity = self.clock()

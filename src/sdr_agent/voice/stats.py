@@ -19,6 +19,7 @@ class CallStats:
     latencies_ms: list[float] = field(default_factory=list)
     bargein_detect_ms: list[float] = field(default_factory=list)
     stop_latency_ms: list[float] = field(default_factory=list)
+    engine_switches: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
