@@ -26,6 +26,12 @@ from sdr_agent.sim.cloud_faults import FaultPlan
 if TYPE_CHECKING:
     from sdr_agent.sim.deepgram import DeepgramStandIn
 
+def _dbg(*a):  # DBG
+    import time as _t  # DBG
+    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
+        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
+
+
 SILENCE_RESULT_MS = 1000.0
 CONTINUATION_S = 0.7  # speech resuming this soon after a finalised utterance belongs to the same line
 
@@ -125,6 +131,7 @@ class ListenSession:
             kind = "invalid"
         self._standin.controls.append(kind)
         if kind == "Finalize":
+            _dbg("S Finalize rx words", self._words, "speech_ms", self._speech_ms)  # DBG
             if self._words is not None and self._speech_ms > 0:
                 self._finish(speech_final=False, from_finalize=True)
             elif self._standin.answer_empty_finalize:
@@ -172,10 +179,12 @@ class ListenSession:
                 # already delivered whole, so the rest of the sentence adds no new words.
                 self._words = []
             elif not standin.utterances:
+                _dbg("S unscripted speech")  # DBG
                 return  # unscripted speech: Deepgram would hear something, the script has nothing to say
             else:
                 self._words = standin.utterances.popleft().split()
             self._segment_start_s = self._audio_s - ms / 1000.0
+            _dbg("S new speech words", self._words, "resumed", resumed)  # DBG
         self._quiet_ms = 0.0
         self._speech_end_s = self._audio_s
         self._speech_ms += ms
@@ -198,6 +207,7 @@ class ListenSession:
             self._results(words[self._segment : shown], is_final=False)
 
     def _finish(self, *, speech_final: bool, from_finalize: bool = False) -> None:
+        _dbg("S finish", self._words, "speech_final", speech_final, "from_finalize", from_finalize, "speech_ms", self._speech_ms)  # DBG
         words = self._words or []
         rest = words[self._segment :]
         self._results(rest, is_final=True, speech_final=speech_final, from_finalize=from_finalize)

@@ -22,6 +22,14 @@ from sdr_agent.voice.stats import CallStats
 log = logging.getLogger(__name__)
 
 
+def _dbg(*a):  # DBG
+    import time as _t  # DBG
+    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
+        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
+
+
+
+
 class CallerListener:
     def __init__(
         self,
@@ -77,6 +85,7 @@ class CallerListener:
             self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:
             self.utterance = Utterance(started_at=now)
+            _dbg("L speech_start", id(self.utterance) % 10000, "holding", holding)  # DBG
             if self.turn is None:
                 self.turn = CallerTurn()
             self.turn.utterances.append(self.utterance)
@@ -94,6 +103,7 @@ class CallerListener:
                 now - turn.last_voice_at >= end_silence
             ):
                 self.turn = None
+                _dbg("L turn_end", [(id(u) % 10000, u.text) for u in turn.utterances])  # DBG
                 self._on_turn_end(turn)
         return event
 
@@ -122,6 +132,7 @@ class CallerListener:
         if self.turn is not None and utterance in self.turn.utterances:
             self.turn.last_voice_at = last_voice_at
         self._awaiting_final.append(utterance)
+        _dbg("L finalize ->", id(utterance) % 10000, "awaiting", len(self._awaiting_final))  # DBG
         try:
             await self._stream.finalize()
         except Exception:
@@ -149,6 +160,7 @@ class CallerListener:
                     self._stream = await self._engine.open_stream()
 
     def _on_transcript(self, result: Transcript) -> None:
+        _dbg("L transcript", result.speech_final, repr(result.text), "awaiting", [id(u) % 10000 for u in self._awaiting_final], "cur", id(self.utterance) % 10000 if self.utterance else None)  # DBG
         if result.speech_final:
             target = self._awaiting_final.pop(0) if self._awaiting_final else self.utterance
             if target is None:

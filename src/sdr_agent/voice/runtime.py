@@ -34,6 +34,13 @@ async def on_startup(services: Services) -> None:
     timings = await engines.warm_up()
     log.info("engines warmed up: %s", timings)
     services.extras["voice"] = VoiceRuntime(engines=engines)
+    from sdr_agent.knowledge.store import knowledge_store
+
+    try:
+        # Load the embedding model now, not on the first question of the first call.
+        await knowledge_store(services).warm_up()
+    except Exception:
+        log.exception("knowledge store warm-up failed; the first retrieval may be slow")
 
 
 async def on_shutdown(services: Services) -> None:

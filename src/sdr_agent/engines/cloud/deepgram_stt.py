@@ -41,6 +41,14 @@ from sdr_agent.settings import STTSettings
 
 logger = logging.getLogger(__name__)
 
+
+def _dbg(*a):  # DBG
+    import time as _t  # DBG
+    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
+        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
+
+
+
 SAMPLE_RATE = 8000  # μ-law: one byte per sample
 GAP_BUFFER_FRAMES = 50  # ~1 s of 20 ms frames kept while reconnecting; older audio is dropped
 CLOSE_WAIT_S = 1.0
@@ -183,9 +191,11 @@ class DeepgramSTTStream:
             ws = self._ws
             if ws is not None and not self._gap:  # while reconnecting, the new socket gets the Finalize
                 await self._send_text(ws, _FINALIZE)
+                _dbg("A sent Finalize")  # DBG
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
             except TimeoutError:
+                _dbg("A finalize TIMEOUT", self._unanswered_for())  # DBG
                 if self._failure is None and self._unanswered_for() >= timeout:
                     self._fail(EngineError(f"Deepgram did not answer Finalize within {timeout:.1f}s"))
                 else:
@@ -308,6 +318,8 @@ class DeepgramSTTStream:
 
     # ------------------------------------------------------------ results
     def _on_message(self, message: ListenMessage) -> None:
+        if message.kind != "Results" or message.is_final:  # DBG
+            _dbg("A msg", message.kind, repr(message.text), message.is_final, message.speech_final, message.from_finalize, "waiter", self._finalize_waiter is not None)  # DBG
         if message.kind == "UtteranceEnd":
             self._emit(self._assembler.close(force=False))
             return
@@ -327,6 +339,7 @@ class DeepgramSTTStream:
         if transcript is None:
             return
         self._queue.put_nowait(transcript)
+        _dbg("A emit", transcript.speech_final, repr(transcript.text))  # DBG
         waiter = self._finalize_waiter
         if transcript.speech_final and waiter is not None and not waiter.done():
             waiter.set_result(None)

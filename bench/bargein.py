@@ -1,0 +1,233 @@
+"""Barge-in quality: the seed's energy detector, a VAD-only detector and the shipped layered detector, side by
+side on one labelled corpus (``bench/bargein_corpus.py``), each trial a live call loop (``bargein_trial``).
+
+Run: ``sdr-agent bench bargein`` (or ``.venv/bin/python bench/bargein.py``); ``--scale 0.3`` for a quick
+look. Engines are the offline ones (Whisper tiny.en, Silero VAD, hibari for the agent's voice), shared by
+all trials as in the server; trials run ``--concurrency`` at a time in one process, and the caller clock's
+lateness and the event loop's lag are reported so a reader can judge whether timing stayed sane. Prints
+recall, stop latency p50/p95 and the false-interrupt / hiccup rate per class for each detector, then one
+JSON line, and writes ``bench/results/bargein.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from bench.bargein_corpus import (
+    BACKCHANNELS,
+    INTERRUPTIONS,
+    VOICES,
+    CorpusPlan,
+    Stimulus,
+    build_corpus,
+    render_speech,
+)
+from bench.bargein_score import TrialOutcome, score_trial, summarise
+from bench.bargein_trial import CachedTTS, TrialEngines, TrialTrace, run_trial
+from bench.common import (
+    format_ms,
+    format_pct,
+    machine_info,
+    percentile,
+    print_table,
+    summary,
+    target_check,
+    write_result,
+)
+
+from sdr_agent.engines.base import TextToSpeech
+from sdr_agent.engines.factory import build_stt
+from sdr_agent.engines.local.hibari_tts import HibariTTS
+from sdr_agent.engines.local.vad import SileroVAD
+from sdr_agent.settings import STTSettings, TTSSettings, VADSettings
+
+DETECTORS = ("energy", "vad", "layered")
+TARGETS = {  # the shipped (layered) detector
+    "recall": 0.95,
+    "stop_latency_p50_ms": 150.0,
+    "backchannel_false_interrupt_rate": 0.05,
+    "non_speech_false_interrupt_rate": 0.02,
+    "echo_false_interrupt_rate": 0.0,
+}
+
+
+class LoopLagProbe:
+    """How late a 10 ms sleep wakes up: the event loop's own view of how busy the process is."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.samples.append((time.monotonic() - started - 0.01) * 1000.0)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def scaled_plan(scale: float) -> CorpusPlan:
+    base = CorpusPlan()
+    return CorpusPlan(
+        interruptions=max(3, round(base.interruptions * scale)),
+        backchannels=max(3, round(base.backchannels * scale)),
+        non_speech=max(3, round(base.non_speech * scale)),
+        echo=max(3, round(base.echo * scale)),
+    )
+
+
+def outcome_of(stimulus: Stimulus, trace: TrialTrace) -> TrialOutcome:
+    return score_trial(
+        label=stimulus.label, detector=trace.detector, snr_db=stimulus.snr_db, kind=stimulus.kind,
+        truth_text=stimulus.text, onset_tick=trace.onset_tick, end_tick=trace.end_tick, played=trace.played,
+        responses=trace.responses, interruptions=trace.interruptions,
+        interruptions_before_onset=trace.interruptions_before_onset,
+    )
+
+
+async def run(plan: CorpusPlan, concurrency: int) -> dict[str, Any]:
+    load_before = machine_info()["load_avg_1_5_15"]
+    started = time.monotonic()
+
+    def make_tts(speed: float) -> TextToSpeech:
+        return HibariTTS(TTSSettings(speed=speed))
+
+    speech = await render_speech(make_tts, [*INTERRUPTIONS, *BACKCHANNELS])
+    corpus = build_corpus(plan, speech)
+    stt = build_stt(STTSettings(), VADSettings())
+    await stt.warm_up()  # type: ignore[attr-defined]
+    tts = CachedTTS(HibariTTS(TTSSettings()))
+    await tts.warm_up()
+    engines = TrialEngines(stt=stt, tts=tts, vad_factory=SileroVAD)
+    prepared_s = time.monotonic() - started
+
+    jobs = [(stimulus, detector) for stimulus in corpus for detector in DETECTORS]
+    random.Random(plan.seed).shuffle(jobs)  # classes and detectors share the load evenly over the run
+    counts = Counter(stimulus.label for stimulus in corpus)
+    print(f"corpus: {dict(counts)} stimuli × {len(DETECTORS)} detectors = {len(jobs)} trials, "
+          f"{concurrency} at a time (prepared in {prepared_s:.0f} s)", file=sys.stderr, flush=True)
+    gate = asyncio.Semaphore(concurrency)
+    outcomes: list[TrialOutcome] = []
+    late_ms: list[float] = []
+    probe = LoopLagProbe()
+    probe.start()
+
+    async def one(stimulus: Stimulus, detector: str) -> None:
+        async with gate:
+            trace = await run_trial(stimulus, detector, engines)
+        outcomes.append(outcome_of(stimulus, trace))
+        late_ms.extend(trace.late_ticks_ms)
+        if len(outcomes) % 25 == 0:
+            print(f"  {len(outcomes)}/{len(jobs)} trials, {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    try:
+        await asyncio.gather(*(one(stimulus, detector) for stimulus, detector in jobs))
+    finally:
+        probe.stop()
+    per_detector = {d: summarise([o for o in outcomes if o.detector == d]) for d in DETECTORS}
+    return {
+        "bench": "bargein",
+        "machine": machine_info(),
+        "load_avg_at_start": load_before,
+        "engines": {"stt": "whisper tiny.en int8", "vad": "silero", "agent_tts": "hibari (cached per line)"},
+        "corpus": {
+            "seed": plan.seed,
+            "stimuli": dict(counts),
+            "trials": len(jobs),
+            "snrs_db": list(plan.snrs_db),
+            "voices": [f"{v.name} (speed {v.speed}, pitch {v.pitch})" for v in VOICES],
+        },
+        "concurrency": concurrency,
+        "wall_s": round(time.monotonic() - started, 1),
+        "timing_sanity": {
+            "caller_clock_late_ms": {"p50": percentile(late_ms, 50), "p99": percentile(late_ms, 99),
+                                     "max": round(max(late_ms), 1) if late_ms else None},
+            "event_loop_lag_ms": summary(probe.samples) | {"p99": percentile(probe.samples, 99)},
+        },
+        "detectors": per_detector,
+        "targets_layered": targets(per_detector["layered"]),
+    }
+
+
+def targets(layered: dict[str, Any]) -> dict[str, Any]:
+    measured = {
+        "recall": layered.get("interruption", {}).get("recall"),
+        "stop_latency_p50_ms": layered.get("interruption", {}).get("stop_latency_ms", {}).get("p50"),
+        "backchannel_false_interrupt_rate": layered.get("backchannel", {}).get("false_interrupt_rate"),
+        "non_speech_false_interrupt_rate": layered.get("non_speech", {}).get("false_interrupt_rate"),
+        "echo_false_interrupt_rate": layered.get("echo", {}).get("false_interrupt_rate"),
+    }
+    return {
+        name: {"target": TARGETS[name], "measured": value,
+               "verdict": target_check(value, TARGETS[name], at_least=name == "recall")}
+        for name, value in measured.items()
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    rows = []
+    for detector, numbers in report["detectors"].items():
+        inter = numbers.get("interruption", {})
+        latency = inter.get("stop_latency_ms", {})
+        rows.append([
+            detector,
+            format_pct(inter.get("recall")),
+            format_ms(latency.get("p50")),
+            format_ms(latency.get("p95")),
+            *(format_pct(numbers.get(label, {}).get("false_interrupt_rate"))
+              for label in ("backchannel", "non_speech", "echo")),
+            *(format_pct(numbers.get(label, {}).get("hiccup_rate"))
+              for label in ("backchannel", "non_speech")),
+        ])
+    corpus = report["corpus"]
+    print_table(
+        f"Barge-in, {corpus['trials']} trials ({corpus['stimuli']} per detector), load avg "
+        f"{report['machine']['load_avg_1_5_15']}",
+        ["detector", "recall", "stop p50", "stop p95", "FI backch.", "FI non-sp.", "FI echo",
+         "hiccup backch.", "hiccup non-sp."],
+        rows,
+    )
+    sanity = report["timing_sanity"]
+    print(f"caller clock late p99 {sanity['caller_clock_late_ms']['p99']} ms; "
+          f"event loop lag p99 {sanity['event_loop_lag_ms']['p99']} ms")
+    print("layered targets: " + "; ".join(
+        f"{name} {entry['measured']} (target {entry['target']}): {entry['verdict']}"
+        for name, entry in report["targets_layered"].items()
+    ))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="corpus size factor (default 1.0)")
+    parser.add_argument("--concurrency", type=int, default=6, help="trials at once (default 6)")
+    args = parser.parse_args(argv)
+    if not 0 < args.scale <= 5:
+        parser.error("--scale must be in (0, 5]")
+    if not 1 <= args.concurrency <= 32:
+        parser.error("--concurrency must be 1..32")
+    report = asyncio.run(run(scaled_plan(args.scale), args.concurrency))
+    print_report(report)
+    write_result("bargein", report)
+
+
+if __name__ == "__main__":
+    main()

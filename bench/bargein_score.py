@@ -1,0 +1,153 @@
+"""Judging barge-in trials, as /work/shared/design.md "Barge-in: what is measured" defines it. Pure.
+
+- stop latency: caller speech onset → end of the last audible agent frame of the playback run that was
+  going at onset (what the caller heard, not what the server decided);
+- false interruption: the agent gave up its turn (cut its sentence or started a new reply) because of a
+  backchannel, noise, a tone or its own echo;
+- hiccup: the agent paused (≤ 500 ms of no audio) and carried on with the same sentence — counted apart;
+  a longer pause that still carries on is a ``long pause`` (neither a hiccup nor a false interruption);
+- recall: real interruptions where the agent stopped and then answered what the caller said (at least
+  half of the spoken words were recognised).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import ratio, summary
+
+from sdr_agent.sim.call_record import FRAME_MS, HeardFrame, stop_latency_ms
+from sdr_agent.voice.backchannel import normalise_words
+
+HICCUP_MAX_MS = 500.0
+UNDERSTOOD_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class TrialOutcome:
+    label: str
+    detector: str
+    snr_db: float
+    kind: str
+    gave_up: bool  # the agent cut its turn or started a new reply
+    cut_before_onset: bool  # ... already before the stimulus (line noise alone did it)
+    stop_latency_ms: float | None
+    answered: bool
+    understood: bool
+    longest_pause_ms: float  # longest silence in agent audio after onset while the turn carried on
+
+    @property
+    def hiccup(self) -> bool:
+        return not self.gave_up and 0 < self.longest_pause_ms <= HICCUP_MAX_MS
+
+    @property
+    def long_pause(self) -> bool:
+        return not self.gave_up and self.longest_pause_ms > HICCUP_MAX_MS
+
+    @property
+    def recalled(self) -> bool:
+        return self.gave_up and not self.cut_before_onset and self.answered and self.understood
+
+
+def word_share(truth: str, heard: str) -> float:
+    """Share of the spoken words found in what was recognised."""
+    wanted = normalise_words(truth)
+    if not wanted:
+        return 0.0
+    got = set(normalise_words(heard))
+    return sum(1 for word in wanted if word in got) / len(wanted)
+
+
+def pauses_after(played_ticks: Iterable[int], start_tick: int, end_tick: int) -> list[tuple[int, int]]:
+    """(first silent tick, silent ticks) for every stretch without agent audio that starts at or after
+    ``start_tick`` and is followed by audio again before ``end_tick``."""
+    ticks = sorted(t for t in played_ticks if t <= end_tick)
+    gaps: list[tuple[int, int]] = []
+    for before, after in itertools.pairwise(ticks):
+        if after - before > 1 and before + 1 >= start_tick:
+            gaps.append((before + 1, after - before - 1))
+    return gaps
+
+
+def score_trial(
+    *,
+    label: str,
+    detector: str,
+    snr_db: float,
+    kind: str,
+    truth_text: str,
+    onset_tick: int | None,
+    end_tick: int,
+    played: Mapping[int, bytes],
+    responses: Sequence[tuple[int, str]],
+    interruptions: int,
+    interruptions_before_onset: int,
+) -> TrialOutcome:
+    if onset_tick is None:
+        # The agent never became audible: nothing to judge, so nothing can count in the agent's favour.
+        return TrialOutcome(label, detector, snr_db, kind, True, True, None, False, False, 0.0)
+    gave_up = interruptions > 0 or bool(responses)
+    cut_before = interruptions_before_onset > 0
+    onset_ms = onset_tick * FRAME_MS
+    frames = [HeardFrame(tick * FRAME_MS, played[tick]) for tick in sorted(played)]
+    latency = stop_latency_ms(frames, onset_ms) if gave_up and not cut_before else None
+    after_onset = [(tick, text) for tick, text in responses if tick >= onset_tick]
+    answered = False
+    understood = False
+    if after_onset:
+        reply_tick, text = after_onset[0]
+        answered = any(tick > reply_tick for tick in played)
+        understood = word_share(truth_text, text) >= UNDERSTOOD_SHARE
+    carried_until = end_tick if not gave_up else onset_tick - 1
+    pauses = pauses_after(played, onset_tick, carried_until)
+    longest = max((length for _, length in pauses), default=0) * FRAME_MS
+    return TrialOutcome(
+        label=label, detector=detector, snr_db=snr_db, kind=kind, gave_up=gave_up,
+        cut_before_onset=cut_before, stop_latency_ms=latency, answered=answered, understood=understood,
+        longest_pause_ms=float(longest),
+    )
+
+
+def summarise(outcomes: Sequence[TrialOutcome]) -> dict[str, Any]:
+    """Per-class numbers for one detector (and, nested, per SNR)."""
+    out: dict[str, Any] = {}
+    for label in ("interruption", "backchannel", "non_speech", "echo"):
+        chosen = [o for o in outcomes if o.label == label]
+        if not chosen:
+            continue
+        entry = _class_numbers(label, chosen)
+        entry["by_snr_db"] = {
+            str(snr): _class_numbers(label, [o for o in chosen if o.snr_db == snr])
+            for snr in sorted({o.snr_db for o in chosen}, reverse=True)
+        }
+        if label == "non_speech":
+            entry["false_interrupts_by_kind"] = {
+                kind: sum(1 for o in chosen if o.kind == kind and o.gave_up)
+                for kind in sorted({o.kind for o in chosen})
+            }
+        out[label] = entry
+    return out
+
+
+def _class_numbers(label: str, chosen: Sequence[TrialOutcome]) -> dict[str, Any]:
+    n = len(chosen)
+    if label == "interruption":
+        latencies = [o.stop_latency_ms for o in chosen if o.recalled and o.stop_latency_ms is not None]
+        return {
+            "trials": n,
+            "recall": ratio(sum(o.recalled for o in chosen), n),
+            "stopped": ratio(sum(o.gave_up and not o.cut_before_onset for o in chosen), n),
+            "answered": ratio(sum(o.answered for o in chosen), n),
+            "cut_before_onset": sum(o.cut_before_onset for o in chosen),
+            "stop_latency_ms": summary(latencies),
+        }
+    return {
+        "trials": n,
+        "false_interrupt_rate": ratio(sum(o.gave_up for o in chosen), n),
+        "hiccup_rate": ratio(sum(o.hiccup for o in chosen), n),
+        "long_pause_rate": ratio(sum(o.long_pause for o in chosen), n),
+        "cut_before_onset": sum(o.cut_before_onset for o in chosen),
+    }
