@@ -43,10 +43,16 @@ class WebSocketTransport:
         self.closed_by_agent = False
 
     async def _send(self, text: str) -> None:
-        if self._ws.client_state is not WebSocketState.CONNECTED:
+        if self._ws.client_state is not WebSocketState.CONNECTED or self._ws.application_state is not (
+            WebSocketState.CONNECTED
+        ):
             return
         async with self._lock:
-            await self._ws.send_text(text)
+            try:
+                await self._ws.send_text(text)
+            except (RuntimeError, OSError):
+                # The socket closed under us (hang-up racing playback): nothing left to play to.
+                log.debug("media stream closed while sending")
 
     async def send_media(self, ulaw: bytes) -> None:
         await self._send(wire.media_message(self._stream_sid, ulaw))
@@ -63,10 +69,21 @@ class WebSocketTransport:
             await self._ws.close(code=code, reason=reason)
 
 
+async def _receive(websocket: WebSocket) -> str | bytes:
+    """The next frame, text or binary (binary is invalid on a Media Stream, but must not crash us)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"")
+
+
 async def _handshake(websocket: WebSocket) -> wire.Start | None:
     """Read up to the ``start`` message (``connected`` first, as Twilio sends it)."""
     while True:
-        raw = await asyncio.wait_for(websocket.receive_text(), HANDSHAKE_TIMEOUT_S)
+        raw = await asyncio.wait_for(_receive(websocket), HANDSHAKE_TIMEOUT_S)
         try:
             event = wire.parse_message(raw)
         except wire.MalformedMessage:
@@ -118,7 +135,7 @@ async def _pump(
     """Dispatch frames until the stream stops. Returns (ended normally, termination reason)."""
     while True:
         try:
-            raw = await websocket.receive_text()
+            raw = await _receive(websocket)
         except WebSocketDisconnect:
             if transport.closed_by_agent:
                 return True, "agent ended the call"

@@ -30,6 +30,7 @@ class LocalStack:
     api: httpx.AsyncClient
     twilio: TwilioStandIn
     base_url: str
+    app: FastAPI
 
     async def create_document(self, name: str, text: str) -> str:
         response = await self.api.post("/v1/convai/knowledge-base/text", json={"name": name, "text": text})
@@ -124,9 +125,10 @@ async def local_stack(
             }
             values.update(settings_overrides or {})
             settings = Settings(**values)
+            app = create_app(settings)
             server = uvicorn.Server(
                 uvicorn.Config(
-                    create_app(settings),
+                    app,
                     host="127.0.0.1",
                     port=port,
                     log_level="warning",
@@ -145,7 +147,7 @@ async def local_stack(
                 async with httpx.AsyncClient(
                     base_url=base_url, headers=headers, timeout=30.0, trust_env=False
                 ) as api:
-                    yield LocalStack(settings=settings, api=api, twilio=twilio, base_url=base_url)
+                    yield LocalStack(settings=settings, api=api, twilio=twilio, base_url=base_url, app=app)
             finally:
                 server.should_exit = True
                 await asyncio.wait_for(serving, timeout=15.0)
