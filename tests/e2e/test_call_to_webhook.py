@@ -29,7 +29,11 @@ FACTS = (
     "# Pricing\nThe Team plan costs 49 dollars per user per month.\n\n"
     "# Trial\nEvery new account gets a 14-day free trial.\n"
 )
-LINES = {300.0: "how much does the team plan cost", 400.0: "wait is there a free trial", 500.0: "ok thanks goodbye"}
+LINES = {
+    300.0: "how much does the team plan cost",
+    400.0: "wait is there a free trial",
+    500.0: "ok thanks goodbye",
+}
 
 
 class WebhookReceiver:
@@ -80,7 +84,7 @@ def _line(f0: float, ms: float) -> bytes:
     return pcm_to_ulaw(marker_speech(f0, ms))
 
 
-async def test_call_answers_from_the_kb_survives_a_barge_in_and_sends_a_signed_webhook(stack: LocalStack) -> None:
+async def test_call_answers_from_kb_survives_a_barge_in_and_sends_a_signed_webhook(stack: LocalStack) -> None:
     receiver = WebhookReceiver()
     await receiver.server.start()
     try:
@@ -121,7 +125,8 @@ async def test_call_answers_from_the_kb_survives_a_barge_in_and_sends_a_signed_w
     assert any(u.get("Status") == "completed" for u in call.rest_updates)  # hung up through the REST API
 
     raw, headers = receiver.deliveries[0]
-    event = ElevenLabs(api_key="unused").webhooks.construct_event(raw, headers["elevenlabs-signature"], secret)
+    signature = headers["elevenlabs-signature"]
+    event = ElevenLabs(api_key="unused").webhooks.construct_event(raw, signature, secret)
     assert event["type"] == "post_call_transcription"
     data = event["data"]
     assert data["conversation_id"] == conversation_id
@@ -140,7 +145,8 @@ async def test_malformed_media_frames_are_skipped_and_the_call_goes_on(stack: Lo
 
     services = stack.app.state.services
     async with services.db.session() as session:
-        agent = await create_agent(session, name="Alex", conversation_config={"agent": {"first_message": "Hi."}})
+        config = {"agent": {"first_message": "Hi."}}
+        agent = await create_agent(session, name="Alex", conversation_config=config)
         conversation = await create_conversation(
             session, agent_id=agent.agent_id, direction="outbound", call_sid="CA" + "1" * 32
         )

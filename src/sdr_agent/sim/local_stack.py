@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from sdr_agent.app import create_app
 from sdr_agent.settings import Settings
