@@ -3,6 +3,11 @@
 Each VAD speech segment is one utterance; its STT final is requested early (``speculative_ms`` of
 silence) so the text is ready when the turn ends (``end_silence_ms``). Utterances that resume within
 the end-of-turn silence join the same caller turn.
+
+Finals are matched to utterances in order: each ``finalize()`` brings exactly one final, for the oldest
+utterance waiting. A final that arrives while none waits is the engine's own endpointing (Deepgram's
+``speech_final``) inside the utterance still being spoken: its words are kept for that utterance and
+joined with the final its own ``finalize()`` brings, never resolving it early.
 """
 
 from __future__ import annotations
@@ -20,14 +25,6 @@ from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
 from sdr_agent.voice.stats import CallStats
 
 log = logging.getLogger(__name__)
-
-
-def _dbg(*a):  # DBG
-    import time as _t  # DBG
-    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
-        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
-
-
 
 
 class CallerListener:
@@ -49,6 +46,7 @@ class CallerListener:
         self.utterance: Utterance | None = None
         self.turn: CallerTurn | None = None
         self._awaiting_final: list[Utterance] = []
+        self._endpointed: dict[Utterance, str] = {}  # words an engine endpoint closed before finalize
         self._stream: Any = None
         self._last_voice_at: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,7 +83,6 @@ class CallerListener:
             self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:
             self.utterance = Utterance(started_at=now)
-            _dbg("L speech_start", id(self.utterance) % 10000, "holding", holding)  # DBG
             if self.turn is None:
                 self.turn = CallerTurn()
             self.turn.utterances.append(self.utterance)
@@ -103,7 +100,6 @@ class CallerListener:
                 now - turn.last_voice_at >= end_silence
             ):
                 self.turn = None
-                _dbg("L turn_end", [(id(u) % 10000, u.text) for u in turn.utterances])  # DBG
                 self._on_turn_end(turn)
         return event
 
@@ -132,14 +128,13 @@ class CallerListener:
         if self.turn is not None and utterance in self.turn.utterances:
             self.turn.last_voice_at = last_voice_at
         self._awaiting_final.append(utterance)
-        _dbg("L finalize ->", id(utterance) % 10000, "awaiting", len(self._awaiting_final))  # DBG
         try:
             await self._stream.finalize()
         except Exception:
             self._stats.engine_errors += 1
             log.exception("STT finalize failed")
             self._awaiting_final.remove(utterance)
-            utterance.resolve("")
+            utterance.resolve(self._endpointed.pop(utterance, ""))
 
     async def _consume(self) -> None:
         while True:
@@ -153,22 +148,34 @@ class CallerListener:
                 self._stats.engine_errors += 1
                 log.exception("STT stream failed; reopening")
                 for utterance in self._awaiting_final:
-                    utterance.resolve("")
+                    utterance.resolve(self._endpointed.pop(utterance, ""))
                 self._awaiting_final.clear()
+                self._endpointed.clear()
                 await asyncio.sleep(0.2)
                 with contextlib.suppress(Exception):
                     self._stream = await self._engine.open_stream()
 
     def _on_transcript(self, result: Transcript) -> None:
-        _dbg("L transcript", result.speech_final, repr(result.text), "awaiting", [id(u) % 10000 for u in self._awaiting_final], "cur", id(self.utterance) % 10000 if self.utterance else None)  # DBG
+        target: Utterance | None
+        if result.speech_final and self._awaiting_final:
+            target = self._awaiting_final.pop(0)
+            target.resolve(_join(self._endpointed.pop(target, ""), result.text))
+            self._on_words(target)
+            return
         if result.speech_final:
-            target = self._awaiting_final.pop(0) if self._awaiting_final else self.utterance
+            target = self.utterance
             if target is None:
+                log.debug("dropping an STT final that no utterance waits for: %r", result.text)
                 return
-            target.resolve(result.text)
+            self._endpointed[target] = _join(self._endpointed.get(target, ""), result.text)
+            target.partial = self._endpointed[target]
         else:
             target = self.utterance or (self._awaiting_final[-1] if self._awaiting_final else None)
             if target is None:
                 return
-            target.partial = result.text
+            target.partial = _join(self._endpointed.get(target, ""), result.text)
         self._on_words(target)
+
+
+def _join(*parts: str) -> str:
+    return " ".join(part.strip() for part in parts if part.strip())

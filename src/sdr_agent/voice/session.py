@@ -25,11 +25,11 @@ from sdr_agent.engines.base import AudioFrame
 from sdr_agent.engines.fallback.roster import EngineSwitch
 from sdr_agent.storage.repos.conversations import TurnRecord
 from sdr_agent.voice.agent_turn import AgentTurn
-from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict
-from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
+from sdr_agent.voice.backchannel import WordsVerdict
 from sdr_agent.voice.caller_turn import CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig, SessionDeps
 from sdr_agent.voice.echo import EchoCanceller
+from sdr_agent.voice.interruption import InterruptionController
 from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
 from sdr_agent.voice.ports import CallOutcome
@@ -40,17 +40,6 @@ from sdr_agent.voice.stats import CallStats
 from sdr_agent.voice.transport import MediaTransport
 
 log = logging.getLogger(__name__)
-
-
-class _Hold:
-    """The agent stopped sending because the caller started talking; waiting for words to decide."""
-
-    def __init__(self, onset_at: float, paused_at: float, audible_until: float) -> None:
-        self.onset_at = onset_at
-        self.paused_at = paused_at
-        self.audible_until = audible_until  # the paced lead already at Twilio still plays until then
-        self.confirmed = False  # energy + VAD sustained for the seed's minimum duration
-        self.utterance: Utterance | None = None
 
 
 class CallSession:
@@ -80,17 +69,19 @@ class CallSession:
         )
         self.echo = EchoCanceller()
         self.recorder = CallRecorder(max_seconds=config.max_duration_s + 60)
-        self.bargein = BargeInDetector(config.bargein)
-        self.classifier = BackchannelClassifier(config.backchannels)
         self.agent_turn: AgentTurn | None = None
         self.listener = CallerListener(
             deps.stt, config, self.stats, on_turn_end=self._on_caller_turn_end, on_words=self._on_words
+        )
+        self.interruptions = InterruptionController(
+            player=self.player, listener=self.listener, recorder=self.recorder, stats=self.stats,
+            config=config, clock=clock,
+            on_interrupted=lambda turn, at: self._close_agent_turn(turn, interrupted=True, at=at),
         )
         self.speaker = TurnSpeaker(
             self.player, deps.tts, self.stats, voice=config.voice, fallback_line=deps.dialogue.fallback_line,
             clock=clock,
         )
-        self._hold: _Hold | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._writes: asyncio.Queue[TurnRecord | None] = asyncio.Queue()
@@ -181,12 +172,12 @@ class CallSession:
             log.exception("VAD failed on a frame")
             prob = 0.0
         energy = rms(residual)
-        await self._bargein_step(energy, prob, frame_start_ms, now)
-        event = await self.listener.process(frame, prob, energy, now, holding=self._hold is not None)
+        await self.interruptions.on_frame(self.agent_turn, energy, prob, frame_start_ms, self._audio_ms, now)
+        holding = self.interruptions.hold is not None
+        event = await self.listener.process(frame, prob, energy, now, holding=holding)
         if event is SegmentEvent.SPEECH_START:
             self._reprompts = 0
-            if self._hold is not None and self._hold.utterance is None:
-                self._hold.utterance = self.listener.utterance
+            self.interruptions.bind_utterance(self.listener.utterance)
         if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
             self._last_activity = now
 
@@ -204,86 +195,10 @@ class CallSession:
         self._save_turn(TurnRecord(role="user", message=f"[DTMF {digit}]", time_in_call_secs=self._t(),
                                    dtmf=digit))
 
-    # ================================================================ barge-in
-    def _agent_speaking(self, now: float) -> bool:
-        turn = self.agent_turn
-        if turn is None or turn.closed or not turn.interruptible or not self.config.interrupt_enabled:
-            return False
-        return self._hold is not None or self.player.audible(now) or turn.producing
-
-    async def _bargein_step(self, energy: float, prob: float, frame_start_ms: float, now: float) -> None:
-        """Stop *sending* at a speech onset (the caller stops hearing the agent once the small paced lead
-        has played); ``clear`` only once the first words show a real interruption."""
-        event = self.bargein.process(energy, prob, frame_start_ms)
-        if not self._agent_speaking(now):
-            if self.player.paused and self._hold is None:
-                self.player.resume()
-            return
-        if self.listener.utterance is not None and self.listener.utterance.discarded:
-            return  # still the backchannel we already let pass
-        if event is BargeInEvent.CANDIDATE and self._hold is None:
-            onset_ms = self.bargein.onset_ms if self.bargein.onset_ms is not None else frame_start_ms
-            onset_at = now - (self._audio_ms - onset_ms) / 1000.0
-            self.player.pause()
-            audible_until = max(now, self.player.playout_end)
-            self._hold = _Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
-            self._hold.utterance = self.listener.utterance
-            self.stats.bargein_holds += 1
-        elif event is BargeInEvent.CONFIRMED and self._hold is not None:
-            self._hold.confirmed = True
-            if self.config.bargein.mode != "layered" and self.agent_turn is not None:
-                await self._interrupt(self.agent_turn, self._hold, now)  # single-layer detectors cut at once
-
-    async def _decide_hold(self, text: str, now: float, timed_out: bool = False) -> None:
-        hold, turn = self._hold, self.agent_turn
-        if hold is None or turn is None:
-            return
-        verdict = self.classifier.classify(text, agent_text=turn.spoken_text())
-        if verdict is WordsVerdict.NONE and not timed_out:
-            return
-        if verdict is WordsVerdict.INTERRUPTION or (
-            verdict is WordsVerdict.NONE and hold.confirmed and self.listener.segmenter.in_speech
-        ):
-            await self._interrupt(turn, hold, now)
-            return
-        # Backchannel, the agent's own echo, or a short sound: carry on with the same sentence.
-        self._resume_after_hold(hold, counted_as=verdict)
-
-    def _resume_after_hold(self, hold: _Hold, counted_as: WordsVerdict | None) -> None:
-        turn = self.agent_turn
-        if turn is not None and counted_as is not None:
-            if counted_as is WordsVerdict.ECHO:
-                turn.echo_ignored += 1
-            else:
-                turn.backchannels += 1
-            if self.clock() > hold.audible_until:
-                turn.hiccups += 1
-        self.stats.resumes += 1
-        if hold.utterance is not None and counted_as is not None:
-            self.listener.discard(hold.utterance)
-        self._hold = None
-        self.bargein.reset()
-        self.player.resume()
-
-    async def _interrupt(self, turn: AgentTurn, hold: _Hold, now: float) -> None:
-        self._hold = None
-        self.stats.interruptions += 1
-        await self.player.clear()
-        self.recorder.cut_agent_after(now)
-        self.player.drop_pending()
-        if turn.task is not None:
-            turn.task.cancel()
-        stopped_at = min(now, hold.audible_until)
-        turn.bargein_detect_ms = round((hold.paused_at - hold.onset_at) * 1000.0, 1)
-        turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
-        turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
-        self._close_agent_turn(turn, interrupted=True, at=stopped_at)
-
     # ================================================================ caller turns
     def _on_words(self, utterance: Utterance) -> None:
-        hold = self._hold
-        if hold is not None and (hold.utterance is None or hold.utterance is utterance):
-            self._spawn(self._decide_hold(utterance.text, self.clock()), "decide-hold")
+        if self.interruptions.hold is not None:
+            self._spawn(self.interruptions.on_words(self.agent_turn, utterance, self.clock()), "decide-hold")
 
     def _on_caller_turn_end(self, turn: CallerTurn) -> None:
         self._spawn(self._answer(turn, committed_at=self.clock()), "answer")
@@ -296,7 +211,7 @@ class CallSession:
             return
         last_agent = self._last_agent_text()
         if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and (
-            self.classifier.classify(text, agent_text=last_agent) is WordsVerdict.ECHO
+            self.interruptions.classifier.classify(text, agent_text=last_agent) is WordsVerdict.ECHO
         ):
             self.stats.echo_turns_ignored += 1
             return
@@ -320,7 +235,7 @@ class CallSession:
         turn = AgentTurn(started_at=self.clock(), caller_end_at=caller_end_at, interruptible=interruptible)
         self.agent_turn = turn
         self._turn_idle.clear()
-        self.bargein.reset()
+        self.interruptions.new_agent_turn()
         turn.task = asyncio.create_task(self._run_turn(turn, events), name="agent-turn")
         return turn
 
@@ -401,15 +316,7 @@ class CallSession:
                 log.exception("session timer check failed")
 
     async def _check_timers(self, now: float) -> None:
-        hold = self._hold
-        if hold is not None:
-            quiet_s = self.listener.quiet_for(now)
-            if not hold.confirmed and quiet_s >= self.config.hold_quiet_resume_ms / 1000.0:
-                # A click or a cough: nothing sustained, nothing said. Carry on.
-                self._resume_after_hold(hold, counted_as=None)
-            elif now - hold.onset_at >= self.config.decision_window_ms / 1000.0:
-                text = hold.utterance.text if hold.utterance is not None else ""
-                await self._decide_hold(text, now, timed_out=True)
+        await self.interruptions.on_tick(self.agent_turn, now)
         turn = self.agent_turn
         grace_over = now > self.player.playout_end + self.config.mark_grace_s
         playback_over = grace_over and not self.player.has_pending()
