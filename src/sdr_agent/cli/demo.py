@@ -68,6 +68,11 @@ async def _run(timeout: float, engines: str) -> bool:
 async def _call(stack: LocalStack, script: CallerScript, timeout: float, started: float) -> bool:
     document_id = await stack.create_document("Acme Cloud fact sheet", knowledge_text())
     agent_id = await stack.create_agent(agent_body(document_id))
+    agent = (await stack.api.get(f"/v1/convai/agents/{agent_id}")).json()
+    console.print(
+        f"Agent [cyan]{agent['agent_id']}[/] '{agent['name']}' read back from the API; first message: "
+        f"{agent['conversation_config']['agent']['first_message']!r}"
+    )
     number_id = await stack.import_number(agent_id)
     stack.twilio.set_script(PROSPECT_NUMBER, script)
     conversation_id, call_sid = await stack.place_call(
