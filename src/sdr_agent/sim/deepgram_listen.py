@@ -4,7 +4,9 @@ Caller audio is "speech" when a chunk's RMS reaches ``speech_rms``, silence othe
 the next scripted utterance; while speech flows, interim results reveal it word by word (``ms_per_word``),
 an utterance of four or more words is finalised in two segments (``is_final`` first half, then the rest), and
 ``endpointing_ms`` of silence closes it with ``speech_final`` followed by ``UtteranceEnd``. ``Finalize``
-closes it at once with ``from_finalize``. Silence alone yields an empty ``is_final`` result every second,
+closes it at once with ``from_finalize``; speech resuming within ``CONTINUATION_S`` of such a cut is the
+rest of the same line (the client finalised in a pause mid-sentence) and brings no new words, while speech
+after an endpoint takes the next line. Silence alone yields an empty ``is_final`` result every second,
 like Deepgram. With nothing received for ``idle_timeout_s`` the socket closes with 1011 ``NET-0001``.
 """
 
@@ -26,14 +28,8 @@ from sdr_agent.sim.cloud_faults import FaultPlan
 if TYPE_CHECKING:
     from sdr_agent.sim.deepgram import DeepgramStandIn
 
-def _dbg(*a):  # DBG
-    import time as _t  # DBG
-    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
-        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
-
-
 SILENCE_RESULT_MS = 1000.0
-CONTINUATION_S = 0.7  # speech resuming this soon after a finalised utterance belongs to the same line
+CONTINUATION_S = 0.7  # speech resuming this soon after a Finalize cut a line belongs to the same line
 
 
 class _Drop(Exception):
@@ -51,7 +47,7 @@ class ListenSession:
         self._audio_s = 0.0
         self._quiet_ms = 0.0
         self._request_id = str(uuid.uuid4())
-        self._finished_at_s: float | None = None
+        self._cut_at_s: float | None = None  # when a Finalize last closed a line (wall clock)
         self._reset()
 
     def _reset(self) -> None:
@@ -131,7 +127,6 @@ class ListenSession:
             kind = "invalid"
         self._standin.controls.append(kind)
         if kind == "Finalize":
-            _dbg("S Finalize rx words", self._words, "speech_ms", self._speech_ms)  # DBG
             if self._words is not None and self._speech_ms > 0:
                 self._finish(speech_final=False, from_finalize=True)
             elif self._standin.answer_empty_finalize:
@@ -173,18 +168,16 @@ class ListenSession:
         standin = self._standin
         if self._words is None:
             # Wall-clock: clients may stop streaming between utterances, so audio time stands still.
-            resumed = self._finished_at_s is not None and monotonic() - self._finished_at_s <= CONTINUATION_S
+            resumed = self._cut_at_s is not None and monotonic() - self._cut_at_s <= CONTINUATION_S
             if resumed:
                 # The caller paused mid-sentence and the client finalised early: the scripted line was
                 # already delivered whole, so the rest of the sentence adds no new words.
                 self._words = []
             elif not standin.utterances:
-                _dbg("S unscripted speech")  # DBG
                 return  # unscripted speech: Deepgram would hear something, the script has nothing to say
             else:
                 self._words = standin.utterances.popleft().split()
             self._segment_start_s = self._audio_s - ms / 1000.0
-            _dbg("S new speech words", self._words, "resumed", resumed)  # DBG
         self._quiet_ms = 0.0
         self._speech_end_s = self._audio_s
         self._speech_ms += ms
@@ -207,13 +200,12 @@ class ListenSession:
             self._results(words[self._segment : shown], is_final=False)
 
     def _finish(self, *, speech_final: bool, from_finalize: bool = False) -> None:
-        _dbg("S finish", self._words, "speech_final", speech_final, "from_finalize", from_finalize, "speech_ms", self._speech_ms)  # DBG
         words = self._words or []
         rest = words[self._segment :]
         self._results(rest, is_final=True, speech_final=speech_final, from_finalize=from_finalize)
         if words:
             self._standin.finished_utterances.append(" ".join(words))
-        self._finished_at_s = monotonic()
+        self._cut_at_s = monotonic() if from_finalize else None
         self._reset()
 
     def _results(

@@ -7,6 +7,10 @@ answer to ``Finalize``. The wire protocol is small (binary μ-law frames out, a 
 ``protocols.md`` §4), ``websockets`` is already a dependency, and the SDK's generated client has changed its
 import paths and connection API in each recent major version.
 
+Finals: Deepgram's own endpointing (``speech_final`` / ``UtteranceEnd``) closes an utterance with a final as
+soon as it is detected; ``finalize()`` always yields exactly one more final (empty when the endpoint already
+delivered everything), and no endpoint final appears for audio a pending ``Finalize`` covers.
+
 Audio goes out exactly as Twilio delivered it (``AudioFrame.ulaw``, ``encoding=mulaw&sample_rate=8000``); an
 empty frame is never sent because Deepgram treats it as end-of-stream.
 """
@@ -40,14 +44,6 @@ from sdr_agent.engines.cloud.deepgram_results import ListenMessage, UtteranceAss
 from sdr_agent.settings import STTSettings
 
 logger = logging.getLogger(__name__)
-
-
-def _dbg(*a):  # DBG
-    import time as _t  # DBG
-    with open("/tmp/cc_dbg.log", "a") as _f:  # DBG
-        print(f"{_t.monotonic():.3f}", *a, file=_f)  # DBG
-
-
 
 SAMPLE_RATE = 8000  # μ-law: one byte per sample
 GAP_BUFFER_FRAMES = 50  # ~1 s of 20 ms frames kept while reconnecting; older audio is dropped
@@ -191,11 +187,9 @@ class DeepgramSTTStream:
             ws = self._ws
             if ws is not None and not self._gap:  # while reconnecting, the new socket gets the Finalize
                 await self._send_text(ws, _FINALIZE)
-                _dbg("A sent Finalize")  # DBG
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
             except TimeoutError:
-                _dbg("A finalize TIMEOUT", self._unanswered_for())  # DBG
                 if self._failure is None and self._unanswered_for() >= timeout:
                     self._fail(EngineError(f"Deepgram did not answer Finalize within {timeout:.1f}s"))
                 else:
@@ -318,10 +312,15 @@ class DeepgramSTTStream:
 
     # ------------------------------------------------------------ results
     def _on_message(self, message: ListenMessage) -> None:
-        if message.kind != "Results" or message.is_final:  # DBG
-            _dbg("A msg", message.kind, repr(message.text), message.is_final, message.speech_final, message.from_finalize, "waiter", self._finalize_waiter is not None)  # DBG
+        # While a Finalize is outstanding only its answer closes the utterance: an endpoint (speech_final or
+        # UtteranceEnd) arriving meanwhile covers audio that Finalize covers too, and a second final would
+        # be attributed to the caller's next utterance. Outside a Finalize, endpoints close as usual and a
+        # late ``from_finalize`` answer (after the timeout already closed) is just another segment.
+        waiter = self._finalize_waiter
+        finalizing = waiter is not None and not waiter.done()
         if message.kind == "UtteranceEnd":
-            self._emit(self._assembler.close(force=False))
+            if not finalizing:
+                self._emit(self._assembler.close(force=False))
             return
         if message.kind != "Results":
             return
@@ -329,9 +328,11 @@ class DeepgramSTTStream:
             self._drops = 0
         if message.text and message.speech_end_s <= self._ignore_before_s + CLEAR_TOLERANCE_S:
             message = dataclasses.replace(message, text="")  # audio that clear() dropped
-        transcript = self._assembler.on_results(message, self._offset_s)
-        if message.from_finalize and not (transcript is not None and transcript.speech_final):
-            closing = self._assembler.close(force=self._finalize_waiter is not None)
+        closes = message.from_finalize if finalizing else message.speech_final and not message.from_finalize
+        segment = dataclasses.replace(message, speech_final=False)  # closing is decided here, not per message
+        transcript = self._assembler.on_results(segment, self._offset_s)
+        if closes:
+            closing = self._assembler.close(force=finalizing)
             transcript = closing if closing is not None else transcript
         self._emit(transcript)
 
@@ -339,7 +340,6 @@ class DeepgramSTTStream:
         if transcript is None:
             return
         self._queue.put_nowait(transcript)
-        _dbg("A emit", transcript.speech_final, repr(transcript.text))  # DBG
         waiter = self._finalize_waiter
         if transcript.speech_final and waiter is not None and not waiter.done():
             waiter.set_result(None)
