@@ -49,17 +49,22 @@ class CallerListener:
         self._endpointed: dict[Utterance, str] = {}  # words an engine endpoint closed before finalize
         self._stream: Any = None
         self._last_voice_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finalize_requests: asyncio.Queue[Utterance] = asyncio.Queue()
 
     async def open(self) -> None:
         self._stream = await self._engine.open_stream()
-        self._task = asyncio.create_task(self._consume(), name="stt-results")
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="stt-results"),
+            asyncio.create_task(self._run_finalizes(), name="stt-finalize"),
+        ]
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
         if self._stream is not None:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
@@ -128,13 +133,23 @@ class CallerListener:
         if self.turn is not None and utterance in self.turn.utterances:
             self.turn.last_voice_at = last_voice_at
         self._awaiting_final.append(utterance)
-        try:
-            await self._stream.finalize()
-        except Exception:
-            self._stats.engine_errors += 1
-            log.exception("STT finalize failed")
-            self._awaiting_final.remove(utterance)
-            utterance.resolve(self._endpointed.pop(utterance, ""))
+        # A cloud STT may take a round trip to confirm Finalize: never hold up the audio loop for it.
+        self._finalize_requests.put_nowait(utterance)
+
+    async def _run_finalizes(self) -> None:
+        """Finalize requests in order, off the audio loop."""
+        while True:
+            utterance = await self._finalize_requests.get()
+            try:
+                await self._stream.finalize()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._stats.engine_errors += 1
+                log.exception("STT finalize failed")
+                if utterance in self._awaiting_final:
+                    self._awaiting_final.remove(utterance)
+                utterance.resolve(self._endpointed.pop(utterance, ""))
 
     async def _consume(self) -> None:
         while True:
