@@ -8,24 +8,26 @@ slow first byte, an HTTP error status, a mid-stream disconnect, a malformed line
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sdr_agent.sim.cloud_faults import FaultPlan
-from sdr_agent.sim.llm_script import ReplyScript, ScriptedReply, text_pieces
-from sdr_agent.sim.loopback_server import LoopbackServer
+from sdr_agent.sim.chat_standin import ChatStandIn, StreamFraming
+from sdr_agent.sim.llm_script import ScriptedReply, text_pieces
+
+OLLAMA_FRAMING = StreamFraming(
+    prefix=b"",
+    suffix=b"\n",
+    malformed=b'{"model": "broken", "message": {\n',
+    error=b'{"error": "stand-in fault: model runner crashed"}\n',
+)
 
 
-class OllamaStandIn:
+class OllamaStandIn(ChatStandIn):
     def __init__(
         self,
         replies: Iterable[ScriptedReply | str] = (),
@@ -33,34 +35,14 @@ class OllamaStandIn:
         models: Iterable[str] = ("llama3.2:latest",),
         chunk_interval_s: float = 0.0,
     ) -> None:
-        self.script = ReplyScript(replies)
-        self.models = list(models)
-        self.chunk_interval_s = chunk_interval_s
-        self.faults = FaultPlan(times=0)
-        self.requests: list[dict[str, Any]] = []
-        self.tag_requests = 0
-        self._server = LoopbackServer(self._app())
-
-    @property
-    def base_url(self) -> str:
-        return self._server.url
-
-    async def __aenter__(self) -> OllamaStandIn:
-        await self._server.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._server.stop()
-
-    def _app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/api/chat", self._chat, methods=["POST"]),
-                Route("/api/tags", self._tags, methods=["GET"]),
-            ]
+        routes = [
+            Route("/api/chat", self._chat, methods=["POST"]),
+            Route("/api/tags", self._tags, methods=["GET"]),
+        ]
+        super().__init__(
+            replies, models=models, chunk_interval_s=chunk_interval_s, routes=routes, framing=OLLAMA_FRAMING
         )
+        self.tag_requests = 0
 
     def _known(self, model: str) -> bool:
         full = model if ":" in model else f"{model}:latest"
@@ -126,20 +108,6 @@ class OllamaStandIn:
         )
         chunks.append(done)
         return chunks
-
-    async def _stream(self, chunks: list[dict[str, Any]], fault: FaultPlan) -> AsyncIterator[bytes]:
-        if fault.first_byte_delay_s:
-            await asyncio.sleep(fault.first_byte_delay_s)
-        for sent, chunk in enumerate(chunks):
-            if fault.disconnect_after is not None and sent >= fault.disconnect_after:
-                raise ConnectionAbortedError("stand-in fault: dropped mid-stream")
-            if fault.malformed_after is not None and sent == fault.malformed_after:
-                yield b'{"model": "broken", "message": {\n'
-            if fault.error_after is not None and sent == fault.error_after:
-                yield b'{"error": "stand-in fault: model runner crashed"}\n'
-                return
-            yield (json.dumps(chunk) + "\n").encode()
-            await asyncio.sleep(self.chunk_interval_s)
 
 
 def _chunk(model: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -9,27 +9,33 @@ When ``api_key`` is set, requests must carry ``Authorization: Bearer <api_key>``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from types import TracebackType
+from collections.abc import Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sdr_agent.sim.cloud_faults import FaultPlan
-from sdr_agent.sim.llm_script import ReplyScript, ScriptedReply, text_pieces
-from sdr_agent.sim.loopback_server import LoopbackServer
+from sdr_agent.sim.chat_standin import ChatStandIn, StreamFraming
+from sdr_agent.sim.llm_script import ScriptedReply, text_pieces
 
 STANDIN_KEY = "standin-openai-key"
 
 
-class OpenAIStandIn:
+_STREAM_ERROR = {"error": {"message": "stand-in fault: upstream failure", "type": "server_error"}}
+OPENAI_FRAMING = StreamFraming(
+    prefix=b"data: ",
+    suffix=b"\n\n",
+    malformed=b'data: {"id": "broken", "choices": [\n\n',
+    error=f"data: {json.dumps(_STREAM_ERROR)}\n\n".encode(),
+    end=b"data: [DONE]\n\n",
+)
+
+
+class OpenAIStandIn(ChatStandIn):
     def __init__(
         self,
         replies: Iterable[ScriptedReply | str] = (),
@@ -39,35 +45,15 @@ class OpenAIStandIn:
         argument_piece_chars: int = 7,
         chunk_interval_s: float = 0.0,
     ) -> None:
-        self.script = ReplyScript(replies)
-        self.api_key = api_key
-        self.models = list(models)
-        self.argument_piece_chars = max(1, argument_piece_chars)
-        self.chunk_interval_s = chunk_interval_s
-        self.faults = FaultPlan(times=0)
-        self.requests: list[dict[str, Any]] = []
-        self._server = LoopbackServer(self._app())
-
-    @property
-    def base_url(self) -> str:
-        return self._server.url
-
-    async def __aenter__(self) -> OpenAIStandIn:
-        await self._server.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._server.stop()
-
-    def _app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
-            ]
+        routes = [
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+        ]
+        super().__init__(
+            replies, models=models, chunk_interval_s=chunk_interval_s, routes=routes, framing=OPENAI_FRAMING
         )
+        self.api_key = api_key
+        self.argument_piece_chars = max(1, argument_piece_chars)
 
     def _unauthorized(self, request: Request) -> Response | None:
         if self.api_key is None or request.headers.get("authorization") == f"Bearer {self.api_key}":
@@ -137,22 +123,6 @@ class OpenAIStandIn:
                 chunks.append(chunk({"tool_calls": [piece]}))
         chunks.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
         return chunks
-
-    async def _stream(self, chunks: list[dict[str, Any]], fault: FaultPlan) -> AsyncIterator[bytes]:
-        if fault.first_byte_delay_s:
-            await asyncio.sleep(fault.first_byte_delay_s)
-        for sent, item in enumerate(chunks):
-            if fault.disconnect_after is not None and sent >= fault.disconnect_after:
-                raise ConnectionAbortedError("stand-in fault: dropped mid-stream")
-            if fault.malformed_after is not None and sent == fault.malformed_after:
-                yield b'data: {"id": "broken", "choices": [\n\n'
-            if fault.error_after is not None and sent == fault.error_after:
-                error = {"error": {"message": "stand-in fault: upstream failure", "type": "server_error"}}
-                yield f"data: {json.dumps(error)}\n\n".encode()
-                return
-            yield f"data: {json.dumps(item)}\n\n".encode()
-            await asyncio.sleep(self.chunk_interval_s)
-        yield b"data: [DONE]\n\n"
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -15,6 +16,47 @@ CONNECT_TIMEOUT_S = 5.0
 def new_client(read_timeout_s: float) -> httpx.AsyncClient:
     """``read_timeout_s`` bounds the gap between two streamed chunks, not the whole reply."""
     return httpx.AsyncClient(timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S))
+
+
+class EngineHTTP:
+    """One engine's pooled client, opened on first use; transport failures and HTTP error statuses become
+    ``EngineError``s that name ``server`` (``short_name`` where the request itself failed)."""
+
+    def __init__(self, server: str, read_timeout_s: float, *, short_name: str | None = None) -> None:
+        self.server = server
+        self._short_name = short_name or server
+        self._read_timeout_s = read_timeout_s
+        self._http: httpx.AsyncClient | None = None
+
+    async def stream_lines(
+        self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AsyncGenerator[str, None]:
+        """``POST`` ``body`` and yield the streamed reply line by line."""
+        try:
+            async with self._client().stream("POST", url, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    detail = error_detail(await response.aread())
+                    raise EngineError(f"{self.server} HTTP {response.status_code}: {detail}")
+                async for line in response.aiter_lines():
+                    yield line
+        except httpx.HTTPError as exc:
+            raise EngineError(f"{self._short_name} request failed: {exc!r}") from exc
+
+    async def get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            return await self._client().get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise EngineError(f"{self.server} is unreachable: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = new_client(self._read_timeout_s)
+        return self._http
 
 
 def error_detail(body: bytes) -> str:

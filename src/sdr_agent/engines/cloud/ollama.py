@@ -6,12 +6,11 @@ arrives as a final ``{"error": …}`` line with HTTP 200; it becomes an ``Engine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import httpx
 
 from sdr_agent.engines.base import (
     EngineError,
@@ -23,7 +22,7 @@ from sdr_agent.engines.base import (
     ToolCallDelta,
 )
 from sdr_agent.engines.cloud.chat_wire import ollama_messages, parse_arguments, tool_specs, with_context
-from sdr_agent.engines.cloud.http_common import error_detail, load_chunk, new_client
+from sdr_agent.engines.cloud.http_common import EngineHTTP, load_chunk
 from sdr_agent.settings import LLMSettings
 
 
@@ -33,7 +32,7 @@ class OllamaLLM:
     def __init__(self, settings: LLMSettings) -> None:
         self._settings = settings
         self._base = settings.base_url.rstrip("/")
-        self._http: httpx.AsyncClient | None = None
+        self._http = EngineHTTP("Ollama", settings.request_timeout_s)
 
     def chat_body(self, request: LLMRequest) -> dict[str, Any]:
         s = self._settings
@@ -53,50 +52,34 @@ class OllamaLLM:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         body = self.chat_body(request)
-        try:
-            async with self._client().stream("POST", f"{self._base}/api/chat", json=body) as response:
-                if response.status_code >= 400:
-                    detail = error_detail(await response.aread())
-                    raise EngineError(f"Ollama HTTP {response.status_code}: {detail}")
-                called_tools = False
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    chunk = load_chunk(line, "Ollama")
-                    message = chunk.get("message")
-                    if isinstance(message, dict):
-                        content = message.get("content")
-                        if isinstance(content, str) and content:
-                            yield TextDelta(content)
-                        for raw_call in message.get("tool_calls") or []:
-                            called_tools = True
-                            yield ToolCallDelta(_tool_call(raw_call))
-                    if chunk.get("done"):
-                        reason = str(chunk.get("done_reason") or "stop")
-                        yield LLMFinished("tool_calls" if called_tools and reason == "stop" else reason)
-                        return
-        except httpx.HTTPError as exc:
-            raise EngineError(f"Ollama request failed: {exc!r}") from exc
+        called_tools = False
+        async with contextlib.aclosing(self._http.stream_lines(f"{self._base}/api/chat", body)) as lines:
+            async for line in lines:
+                if not line.strip():
+                    continue
+                chunk = load_chunk(line, "Ollama")
+                message = chunk.get("message")
+                if isinstance(message, dict):
+                    content = message.get("content")
+                    if isinstance(content, str) and content:
+                        yield TextDelta(content)
+                    for raw_call in message.get("tool_calls") or []:
+                        called_tools = True
+                        yield ToolCallDelta(_tool_call(raw_call))
+                if chunk.get("done"):
+                    reason = str(chunk.get("done_reason") or "stop")
+                    yield LLMFinished("tool_calls" if called_tools and reason == "stop" else reason)
+                    return
         raise EngineError("Ollama stream ended before its done line")
 
     async def probe(self) -> None:
         """Cheap health check for the fallback adapter: the model list answers."""
-        try:
-            response = await self._client().get(f"{self._base}/api/tags")
-        except httpx.HTTPError as exc:
-            raise EngineError(f"Ollama is unreachable: {exc!r}") from exc
+        response = await self._http.get(f"{self._base}/api/tags")
         if response.status_code != 200:
             raise EngineError(f"Ollama /api/tags answered HTTP {response.status_code}")
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = new_client(self._settings.request_timeout_s)
-        return self._http
+        await self._http.aclose()
 
 
 def _tool_call(raw: object) -> ToolCall:

@@ -10,11 +10,9 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-import httpx
-
 from sdr_agent.engines.base import EngineError, LLMEvent, LLMFinished, LLMRequest, TextDelta, ToolCallDelta
 from sdr_agent.engines.cloud.chat_wire import openai_messages, tool_specs, with_context
-from sdr_agent.engines.cloud.http_common import error_detail, load_chunk, new_client
+from sdr_agent.engines.cloud.http_common import EngineHTTP, load_chunk
 from sdr_agent.engines.cloud.sse import ToolCallAccumulator, sse_data
 from sdr_agent.settings import LLMSettings
 
@@ -35,7 +33,9 @@ class OpenAICompatLLM:
         self._settings = settings
         self.chat_url = join_url(settings.base_url, settings.openai_chat_path)
         self.models_url = join_url(settings.base_url, "/v1/models")
-        self._http: httpx.AsyncClient | None = None
+        self._http = EngineHTTP(
+            "OpenAI-compatible server", settings.request_timeout_s, short_name="OpenAI-compatible"
+        )
 
     def chat_body(self, request: LLMRequest) -> dict[str, Any]:
         s = self._settings
@@ -55,41 +55,22 @@ class OpenAICompatLLM:
         return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
-        body = self.chat_body(request)
-        try:
-            async with self._client().stream(
-                "POST", self.chat_url, json=body, headers=self._headers()
-            ) as response:
-                if response.status_code >= 400:
-                    detail = error_detail(await response.aread())
-                    raise EngineError(f"OpenAI-compatible server HTTP {response.status_code}: {detail}")
-                async with contextlib.aclosing(_events(sse_data(response.aiter_lines()))) as events:
-                    async for event in events:
-                        yield event
-        except httpx.HTTPError as exc:
-            raise EngineError(f"OpenAI-compatible request failed: {exc!r}") from exc
+        lines = self._http.stream_lines(self.chat_url, self.chat_body(request), self._headers())
+        async with contextlib.aclosing(lines), contextlib.aclosing(_events(sse_data(lines))) as events:
+            async for event in events:
+                yield event
 
     async def probe(self) -> None:
         """Cheap health check for the fallback adapter: the server answers ``/v1/models``.
 
         A 404 still proves the server is up (not every compatible server lists models); 401/403 do not.
         """
-        try:
-            response = await self._client().get(self.models_url, headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise EngineError(f"OpenAI-compatible server is unreachable: {exc!r}") from exc
+        response = await self._http.get(self.models_url, headers=self._headers())
         if response.status_code >= 500 or response.status_code in (401, 403):
             raise EngineError(f"OpenAI-compatible server /v1/models answered HTTP {response.status_code}")
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = new_client(self._settings.request_timeout_s)
-        return self._http
+        await self._http.aclose()
 
 
 async def _events(chunks: AsyncIterator[str]) -> AsyncGenerator[LLMEvent, None]:

@@ -11,7 +11,6 @@ handed on are never handed on twice. The last engine is never timed out: there i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -19,7 +18,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from sdr_agent.engines.base import (
     ChatMessage,
-    EngineError,
     LanguageModel,
     LLMEvent,
     LLMFinished,
@@ -27,8 +25,9 @@ from sdr_agent.engines.base import (
     TextDelta,
     ToolCallDelta,
 )
+from sdr_agent.engines.fallback.adapter import FallbackAdapter, close_quietly, first_within
 from sdr_agent.engines.fallback.repeat_filter import RepeatFilter
-from sdr_agent.engines.fallback.roster import EngineRoster, EngineSwitch, SwitchListener, describe_failure
+from sdr_agent.engines.fallback.roster import SwitchListener
 
 
 async def probe_language_model(engine: LanguageModel) -> None:
@@ -44,10 +43,10 @@ async def probe_language_model(engine: LanguageModel) -> None:
     except StopAsyncIteration:
         pass
     finally:
-        await _close(stream)
+        await close_quietly(stream)
 
 
-class FallbackLLM:
+class FallbackLLM(FallbackAdapter[LanguageModel]):
     def __init__(
         self,
         engines: list[LanguageModel],
@@ -56,93 +55,57 @@ class FallbackLLM:
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:
-        self.roster = EngineRoster(
+        super().__init__(
             "llm",
             engines,
             probe=probe_language_model,
+            first_result_timeout_s=first_result_timeout_s,
             on_switch=on_switch,
             probe_interval_s=probe_interval_s,
-            probe_timeout_s=max(2 * first_result_timeout_s, 5.0),
         )
-        self._budget = first_result_timeout_s
-        self._last_used = 0
-        self.name = "+".join(self.roster.name(i) for i in range(len(engines)))
-
-    @property
-    def switches(self) -> list[EngineSwitch]:
-        return self.roster.switches
-
-    async def aclose(self) -> None:
-        await self.roster.aclose()
 
     def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
-        return self._stream(request)
+        reply = _Reply()
 
-    async def _stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
-        roster = self.roster
-        candidates = roster.candidates()
-        if candidates[0] != self._last_used:
-            reason = "recovered" if candidates[0] < self._last_used else "unhealthy"
-            roster.report(self._last_used, candidates[0], reason)
-        said = ""
-        handed_on: set[str] = set()
-        for position, index in enumerate(candidates):
-            self._last_used = index
-            attempt = request
-            if said:
-                attempt = dataclasses.replace(request, hints={**request.hints, "already_said": said})
-            repeats = RepeatFilter(said)
-            budget = None if position == len(candidates) - 1 else self._budget
-            engine = roster.engines[index]
-            try:
-                async with contextlib.aclosing(self._attempt(engine, attempt, budget)) as events:
-                    finished = False
-                    async for event in events:
-                        if isinstance(event, TextDelta):
-                            text = repeats.feed(event.text)
-                            if text:
-                                said += text
-                                yield TextDelta(text)
-                        elif isinstance(event, ToolCallDelta):
-                            key = f"{event.call.name}:{json.dumps(event.call.arguments, sort_keys=True)}"
-                            if key not in handed_on:
-                                handed_on.add(key)
-                                yield event
-                        else:
-                            finished = True
-                            yield event
-                    if not finished:
-                        yield LLMFinished()
-                return
-            except Exception as exc:
-                reason = describe_failure(exc)
-                if isinstance(exc, TimeoutError):
-                    reason = f"no first token within {self._budget:.1f}s"
-                roster.mark_failed(index)
-                if position == len(candidates) - 1:
-                    raise EngineError(f"every language model failed; last: {reason}") from exc
-                roster.report(index, candidates[position + 1], reason)
+        def attempt(index: int, budget: float | None) -> AsyncGenerator[LLMEvent, None]:
+            return reply.continue_on(self.roster.engines[index], request, budget)
 
-    @staticmethod
-    async def _attempt(
-        engine: LanguageModel, request: LLMRequest, budget: float | None
+        return self.fail_over(
+            attempt,
+            timeout_reason=f"no first token within {self.budget_s:.1f}s",
+            all_failed="every language model failed",
+        )
+
+
+class _Reply:
+    """What one turn has handed on so far, across the engines that tried it."""
+
+    def __init__(self) -> None:
+        self.said = ""
+        self.handed_on: set[str] = set()
+
+    async def continue_on(
+        self, engine: LanguageModel, request: LLMRequest, budget: float | None
     ) -> AsyncGenerator[LLMEvent, None]:
-        stream = engine.stream(request)
-        try:
-            async with asyncio.timeout(budget):
-                try:
-                    first = await anext(stream)
-                except StopAsyncIteration:
-                    return
-            yield first
-            async for event in stream:
-                yield event
-        finally:
-            await _close(stream)
-
-
-async def _close(iterator: AsyncIterator[object]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
+        attempt = request
+        if self.said:
+            attempt = dataclasses.replace(request, hints={**request.hints, "already_said": self.said})
+        repeats = RepeatFilter(self.said)
+        async with contextlib.aclosing(first_within(engine.stream(attempt), budget)) as events:
+            finished = False
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text = repeats.feed(event.text)
+                    if text:
+                        self.said += text
+                        yield TextDelta(text)
+                elif isinstance(event, ToolCallDelta):
+                    key = f"{event.call.name}:{json.dumps(event.call.arguments, sort_keys=True)}"
+                    if key not in self.handed_on:
+                        self.handed_on.add(key)
+                        yield event
+                else:
+                    finished = True
+                    yield event
+            if not finished:
+                yield LLMFinished()

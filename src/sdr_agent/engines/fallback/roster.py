@@ -105,6 +105,17 @@ class EngineRoster(Generic[E]):
                 self._probe_until_healthy(index), name=f"probe-{self.kind}-{self.name(index)}"
             )
 
+    def move_past(
+        self, candidates: list[int], position: int, reason: str, *, cause: Exception, all_failed: str
+    ) -> None:
+        """``candidates[position]`` failed: mark it and report the move to the next candidate, or raise
+        ``all_failed`` when it was the last."""
+        index = candidates[position]
+        self.mark_failed(index)
+        if position == len(candidates) - 1:
+            raise EngineError(all_failed) from cause
+        self.report(index, candidates[position + 1], reason)
+
     def report(self, from_index: int, to_index: int, reason: str) -> EngineSwitch:
         switch = EngineSwitch(
             kind=self.kind,

@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from sdr_agent.engines.base import PCM16, AudioFrame, EngineError, SpeechToText, STTStream, Transcript
-from sdr_agent.engines.fallback.roster import EngineRoster, EngineSwitch, SwitchListener, describe_failure
+from sdr_agent.engines.fallback.adapter import FallbackAdapter
+from sdr_agent.engines.fallback.roster import SwitchListener, describe_failure
 
 TURN_BUFFER_FRAMES = 1500  # 30 s of 20 ms frames: a longer utterance replays only its end
 LAST_RESORT_FINAL_WAIT_S = 15.0
@@ -34,7 +35,7 @@ async def probe_recognizer(engine: SpeechToText) -> None:
     await stream.aclose()
 
 
-class FallbackSTT:
+class FallbackSTT(FallbackAdapter[SpeechToText]):
     def __init__(
         self,
         engines: list[SpeechToText],
@@ -43,23 +44,14 @@ class FallbackSTT:
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:
-        self.roster = EngineRoster(
+        super().__init__(
             "stt",
             engines,
             probe=probe_recognizer,
+            first_result_timeout_s=first_result_timeout_s,
             on_switch=on_switch,
             probe_interval_s=probe_interval_s,
-            probe_timeout_s=max(2 * first_result_timeout_s, 5.0),
         )
-        self.budget_s = first_result_timeout_s
-        self.name = "+".join(self.roster.name(i) for i in range(len(engines)))
-
-    @property
-    def switches(self) -> list[EngineSwitch]:
-        return self.roster.switches
-
-    async def aclose(self) -> None:
-        await self.roster.aclose()
 
     async def warm_up(self) -> None:
         await self.roster.warm_up_all()
@@ -75,10 +67,9 @@ class FallbackSTT:
             try:
                 return await self.roster.engines[index].transcribe(pcm, sample_rate)
             except Exception as exc:
-                self.roster.mark_failed(index)
-                if position == len(candidates) - 1:
-                    raise EngineError(f"every speech-to-text engine failed: {describe_failure(exc)}") from exc
-                self.roster.report(index, candidates[position + 1], describe_failure(exc))
+                reason = describe_failure(exc)
+                all_failed = f"every speech-to-text engine failed: {reason}"
+                self.roster.move_past(candidates, position, reason, cause=exc, all_failed=all_failed)
         raise EngineError("no speech-to-text engine")  # unreachable: candidates is never empty
 
     async def open_on(self, candidates: list[int], failed: int | None, reason: str) -> tuple[int, STTStream]:

@@ -8,12 +8,11 @@ engine, so fallbacks speak in their default voice. The last engine is never time
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from sdr_agent.engines.base import EngineError, SynthesizedAudio, TextToSpeech
-from sdr_agent.engines.fallback.roster import EngineRoster, EngineSwitch, SwitchListener, describe_failure
+from sdr_agent.engines.base import SynthesizedAudio, TextToSpeech
+from sdr_agent.engines.fallback.adapter import FallbackAdapter, first_within
+from sdr_agent.engines.fallback.roster import SwitchListener
 
 
 async def probe_speech_engine(engine: TextToSpeech) -> None:
@@ -21,7 +20,7 @@ async def probe_speech_engine(engine: TextToSpeech) -> None:
     await (probe() if probe is not None else engine.warm_up())
 
 
-class FallbackTTS:
+class FallbackTTS(FallbackAdapter[TextToSpeech]):
     def __init__(
         self,
         engines: list[TextToSpeech],
@@ -30,71 +29,25 @@ class FallbackTTS:
         on_switch: SwitchListener | None = None,
         probe_interval_s: float = 10.0,
     ) -> None:
-        self.roster = EngineRoster(
+        super().__init__(
             "tts",
             engines,
             probe=probe_speech_engine,
+            first_result_timeout_s=first_result_timeout_s,
             on_switch=on_switch,
             probe_interval_s=probe_interval_s,
-            probe_timeout_s=max(2 * first_result_timeout_s, 5.0),
         )
-        self._budget = first_result_timeout_s
-        self._last_used = 0
-        self.name = "+".join(self.roster.name(i) for i in range(len(engines)))
-
-    @property
-    def switches(self) -> list[EngineSwitch]:
-        return self.roster.switches
-
-    async def aclose(self) -> None:
-        await self.roster.aclose()
 
     async def warm_up(self) -> None:
         await self.roster.warm_up_all()
 
     def synthesize(self, text: str, voice: str | None = None) -> AsyncIterator[SynthesizedAudio]:
-        return self._synthesize(text, voice)
+        def attempt(index: int, budget: float | None) -> AsyncGenerator[SynthesizedAudio, None]:
+            chunks = self.roster.engines[index].synthesize(text, voice if index == 0 else None)
+            return first_within(chunks, budget)
 
-    async def _synthesize(self, text: str, voice: str | None) -> AsyncGenerator[SynthesizedAudio, None]:
-        roster = self.roster
-        candidates = roster.candidates()
-        if candidates[0] != self._last_used:
-            reason = "recovered" if candidates[0] < self._last_used else "unhealthy"
-            roster.report(self._last_used, candidates[0], reason)
-        for position, index in enumerate(candidates):
-            self._last_used = index
-            engine = roster.engines[index]
-            budget = None if position == len(candidates) - 1 else self._budget
-            chunks = engine.synthesize(text, voice if index == 0 else None)
-            try:
-                async with contextlib.aclosing(_first_within(chunks, budget)) as audio:
-                    async for chunk in audio:
-                        yield chunk
-                return
-            except Exception as exc:
-                reason = f"no audio within {self._budget:.1f}s" if isinstance(exc, TimeoutError) else (
-                    describe_failure(exc)
-                )
-                roster.mark_failed(index)
-                if position == len(candidates) - 1:
-                    raise EngineError(f"every text-to-speech engine failed; last: {reason}") from exc
-                roster.report(index, candidates[position + 1], reason)
-
-
-async def _first_within(
-    chunks: AsyncIterator[SynthesizedAudio], budget: float | None
-) -> AsyncGenerator[SynthesizedAudio, None]:
-    try:
-        async with asyncio.timeout(budget):
-            try:
-                first = await anext(chunks)
-            except StopAsyncIteration:
-                return
-        yield first
-        async for chunk in chunks:
-            yield chunk
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        return self.fail_over(
+            attempt,
+            timeout_reason=f"no audio within {self.budget_s:.1f}s",
+            all_failed="every text-to-speech engine failed",
+        )
