@@ -36,6 +36,11 @@ class BargeInConfig:
     # "layered" (shipped): energy + VAD + first words; "energy": the seed's detector alone cuts the agent;
     # "vad": VAD speech for the seed's minimum duration cuts the agent. The last two exist for comparison.
     mode: Literal["layered", "energy", "vad"] = "layered"
+    # Layered mode also listens below the seed's energy floor when the VAD hears a voice (a quiet caller, a
+    # noisy line that lifted the baseline): frames this much above the noise baseline, and not quieter
+    # than soft_min_energy, count when the VAD agrees.
+    soft_factor: float = 1.5
+    soft_min_energy: float = 300.0
 
 
 class BargeInDetector:
@@ -45,13 +50,21 @@ class BargeInDetector:
         self._run_vad: deque[bool] = deque(maxlen=64)
         self.candidate = False
         self.onset_ms: float | None = None
+        self._soft_run = 0
+        self._soft_confirmed = False
 
     def process(self, energy: float, vad_prob: float, frame_start_ms: float) -> BargeInEvent:
         if self.config.mode == "vad":
             # VAD-only detector: the VAD's verdict stands in for the energy test.
             energy = 1e9 if vad_prob >= self.config.vad_threshold else 0.0
+        soft_floor = max(self.energy.baseline * self.config.soft_factor, self.config.soft_min_energy)
+        voiced = vad_prob >= self.config.vad_threshold and energy >= soft_floor
+        self._soft_run = self._soft_run + 1 if voiced and self.config.mode == "layered" else 0
         triggered = self.energy.process(energy, frame_start_ms)
+        if not self.energy.in_speech and self._soft_run:
+            return self._soft_event(frame_start_ms)
         if not self.energy.in_speech:
+            self._soft_confirmed = False
             self._run_vad.clear()
             if self.candidate:
                 self.candidate = False
@@ -72,6 +85,19 @@ class BargeInDetector:
             return BargeInEvent.CANDIDATE
         return BargeInEvent.NONE
 
+    def _soft_event(self, frame_start_ms: float, frame_ms: float = 20.0) -> BargeInEvent:
+        """A voice the VAD hears below the seed's energy threshold."""
+        if self.onset_ms is None:
+            self.onset_ms = frame_start_ms - (self._soft_run - 1) * frame_ms
+        if not self.candidate and self._soft_run >= self.config.candidate_frames + 1:
+            self.candidate = True
+            return BargeInEvent.CANDIDATE
+        sustained = self._soft_run * frame_ms >= self.config.energy.min_speech_ms
+        if sustained and not self._soft_confirmed:
+            self._soft_confirmed = True
+            return BargeInEvent.CONFIRMED
+        return BargeInEvent.NONE
+
     def _vad_agrees(self) -> bool:
         if not self.config.vad_confirm or self.config.mode != "layered":
             return True
@@ -87,6 +113,8 @@ class BargeInDetector:
 
     def reset(self) -> None:
         self.energy.reset_run()
+        self._soft_run = 0
+        self._soft_confirmed = False
         self._run_vad.clear()
         self.candidate = False
         self.onset_ms = None
