@@ -23,6 +23,7 @@ from sdr_agent.dialogue.base import (
 )
 from sdr_agent.engines.base import AudioFrame
 from sdr_agent.engines.fallback.roster import EngineSwitch
+from sdr_agent.observability.metrics import observe_call_end, observe_turn
 from sdr_agent.storage.repos.conversations import TurnRecord
 from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.backchannel import WordsVerdict
@@ -139,6 +140,7 @@ class CallSession:
                 audio_path = str(self.recorder.write_wav(wav))
             except OSError:
                 log.exception("could not write call audio")
+        observe_call_end(self.stats.as_dict(), call_sid=self.call_sid)
         outcome = CallOutcome(
             ended_ok=ended_ok,
             termination_reason=reason,
@@ -278,6 +280,7 @@ class CallSession:
                 tool_calls=turn.tool_calls, tool_results=turn.tool_results, phase=self.deps.dialogue.phase,
                 latency_ms=turn.latency_ms, bargein_detect_ms=turn.bargein_detect_ms, metrics=turn.metrics(),
             ))
+        observe_turn(turn.metrics(), interrupted=interrupted)
         if turn.latency_ms is not None:
             self.stats.latencies_ms.append(turn.latency_ms)
         if turn.stop_latency_ms is not None and interrupted:
