@@ -17,6 +17,7 @@ import random
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ from bench.bargein_corpus import (
     render_speech,
 )
 from bench.bargein_score import TrialOutcome, score_trial, summarise
-from bench.bargein_trial import CachedTTS, TrialEngines, TrialTrace, run_trial
+from bench.bargein_trial import CachedTTS, TrialEngines, TrialTrace, VADPool, run_trial
 from bench.common import (
+    LoopLagProbe,
     format_ms,
     format_pct,
     machine_info,
@@ -46,9 +48,9 @@ from bench.common import (
 )
 
 from sdr_agent.engines.base import TextToSpeech
-from sdr_agent.engines.factory import build_stt
 from sdr_agent.engines.local.hibari_tts import HibariTTS
 from sdr_agent.engines.local.vad import SileroVAD
+from sdr_agent.engines.local.whisper_stt import WhisperSTT
 from sdr_agent.settings import STTSettings, TTSSettings, VADSettings
 
 DETECTORS = ("energy", "vad", "layered")
@@ -61,25 +63,16 @@ TARGETS = {  # the shipped (layered) detector
 }
 
 
-class LoopLagProbe:
-    """How late a 10 ms sleep wakes up: the event loop's own view of how busy the process is."""
+def ignore_cancelled_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """A trial ends by cancelling its call's tasks; futures they were gathering then report a
+    CancelledError nobody retrieved. That is the trial ending, not a failure: keep it out of the output."""
 
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-        self._task: asyncio.Task[None] | None = None
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        loop.default_exception_handler(context)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            started = time.monotonic()
-            await asyncio.sleep(0.01)
-            self.samples.append((time.monotonic() - started - 0.01) * 1000.0)
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    loop.set_exception_handler(handler)
 
 
 def scaled_plan(scale: float) -> CorpusPlan:
@@ -97,24 +90,26 @@ def outcome_of(stimulus: Stimulus, trace: TrialTrace) -> TrialOutcome:
         label=stimulus.label, detector=trace.detector, snr_db=stimulus.snr_db, kind=stimulus.kind,
         truth_text=stimulus.text, onset_tick=trace.onset_tick, end_tick=trace.end_tick, played=trace.played,
         responses=trace.responses, interruptions=trace.interruptions,
-        interruptions_before_onset=trace.interruptions_before_onset,
+        interruptions_before_onset=trace.interruptions_before_onset, stimulus_id=stimulus.stimulus_id,
     )
 
 
 async def run(plan: CorpusPlan, concurrency: int) -> dict[str, Any]:
     load_before = machine_info()["load_avg_1_5_15"]
     started = time.monotonic()
+    ignore_cancelled_leftovers(asyncio.get_running_loop())
 
     def make_tts(speed: float) -> TextToSpeech:
         return HibariTTS(TTSSettings(speed=speed))
 
     speech = await render_speech(make_tts, [*INTERRUPTIONS, *BACKCHANNELS])
     corpus = build_corpus(plan, speech)
-    stt = build_stt(STTSettings(), VADSettings())
-    await stt.warm_up()  # type: ignore[attr-defined]
+    vads = VADPool(SileroVAD, 2 * concurrency + 2)
+    stt = WhisperSTT(STTSettings(), vads.take, VADSettings().threshold)
+    await stt.warm_up()
     tts = CachedTTS(HibariTTS(TTSSettings()))
     await tts.warm_up()
-    engines = TrialEngines(stt=stt, tts=tts, vad_factory=SileroVAD)
+    engines = TrialEngines(stt=stt, tts=tts, vads=vads)
     prepared_s = time.monotonic() - started
 
     jobs = [(stimulus, detector) for stimulus in corpus for detector in DETECTORS]
@@ -163,6 +158,10 @@ async def run(plan: CorpusPlan, concurrency: int) -> dict[str, Any]:
         },
         "detectors": per_detector,
         "targets_layered": targets(per_detector["layered"]),
+        "layered_failures": [
+            asdict(o) for o in sorted(outcomes, key=lambda o: o.stimulus_id)
+            if o.detector == "layered" and o.failed
+        ],
     }
 
 

@@ -238,6 +238,8 @@ class CorpusPlan:
 
 def _pick(items: list[T], count: int, rng: random.Random) -> list[T]:
     """``count`` items spread evenly over the design (every SNR and every kind get their share)."""
+    if count <= 0:
+        return []
     if count >= len(items):
         return items
     step = len(items) / count
@@ -256,7 +258,7 @@ def build_corpus(plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int1
         ("interruption", INTERRUPTIONS), ("backchannel", BACKCHANNELS)
     )
     for label, texts in spoken:
-        design = list(itertools.product(plan.snrs_db, texts, voice_names))
+        design = [item for item in itertools.product(plan.snrs_db, texts, voice_names) if item[1:] in speech]
         rng.shuffle(design)
         design.sort(key=lambda item: item[0])  # grouped by SNR, shuffled inside: _pick spreads evenly
         for snr, text, voice in _pick(design, plan.count(label), rng):

@@ -1,7 +1,7 @@
 """Judging barge-in trials, as /work/shared/design.md "Barge-in: what is measured" defines it. Pure.
 
-- stop latency: caller speech onset → end of the last audible agent frame of the playback run that was
-  going at onset (what the caller heard, not what the server decided);
+- stop latency: caller speech onset → end of the last agent frame played in the playback run that was going
+  at onset (what the caller heard, not what the server decided);
 - false interruption: the agent gave up its turn (cut its sentence or started a new reply) because of a
   backchannel, noise, a tone or its own echo;
 - hiccup: the agent paused (≤ 500 ms of no audio) and carried on with the same sentence — counted apart;
@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import ratio, summary
 
-from sdr_agent.sim.call_record import FRAME_MS, HeardFrame, stop_latency_ms
+from sdr_agent.sim.call_record import FRAME_MS
 from sdr_agent.voice.backchannel import normalise_words
 
 HICCUP_MAX_MS = 500.0
@@ -38,6 +38,7 @@ class TrialOutcome:
     answered: bool
     understood: bool
     longest_pause_ms: float  # longest silence in agent audio after onset while the turn carried on
+    stimulus_id: str = ""
 
     @property
     def hiccup(self) -> bool:
@@ -51,6 +52,11 @@ class TrialOutcome:
     def recalled(self) -> bool:
         return self.gave_up and not self.cut_before_onset and self.answered and self.understood
 
+    @property
+    def failed(self) -> bool:
+        """Missed an interruption, or gave up the turn for anything else."""
+        return not self.recalled if self.label == "interruption" else self.gave_up
+
 
 def word_share(truth: str, heard: str) -> float:
     """Share of the spoken words found in what was recognised."""
@@ -59,6 +65,18 @@ def word_share(truth: str, heard: str) -> float:
         return 0.0
     got = set(normalise_words(heard))
     return sum(1 for word in wanted if word in got) / len(wanted)
+
+
+def playback_stop_ms(played_ticks: Iterable[int], onset_tick: int) -> float | None:
+    """Onset → end of the last frame of the unbroken playback run going at onset (None: nothing was
+    playing at onset)."""
+    ticks = set(played_ticks)
+    if onset_tick not in ticks and onset_tick - 1 not in ticks:
+        return None
+    last = onset_tick if onset_tick in ticks else onset_tick - 1
+    while last + 1 in ticks:
+        last += 1
+    return float(max(0, (last + 1 - onset_tick) * FRAME_MS))
 
 
 def pauses_after(played_ticks: Iterable[int], start_tick: int, end_tick: int) -> list[tuple[int, int]]:
@@ -85,15 +103,14 @@ def score_trial(
     responses: Sequence[tuple[int, str]],
     interruptions: int,
     interruptions_before_onset: int,
+    stimulus_id: str = "",
 ) -> TrialOutcome:
     if onset_tick is None:
         # The agent never became audible: nothing to judge, so nothing can count in the agent's favour.
-        return TrialOutcome(label, detector, snr_db, kind, True, True, None, False, False, 0.0)
+        return TrialOutcome(label, detector, snr_db, kind, True, True, None, False, False, 0.0, stimulus_id)
     gave_up = interruptions > 0 or bool(responses)
     cut_before = interruptions_before_onset > 0
-    onset_ms = onset_tick * FRAME_MS
-    frames = [HeardFrame(tick * FRAME_MS, played[tick]) for tick in sorted(played)]
-    latency = stop_latency_ms(frames, onset_ms) if gave_up and not cut_before else None
+    latency = playback_stop_ms(played, onset_tick) if gave_up and not cut_before else None
     after_onset = [(tick, text) for tick, text in responses if tick >= onset_tick]
     answered = False
     understood = False
@@ -107,7 +124,7 @@ def score_trial(
     return TrialOutcome(
         label=label, detector=detector, snr_db=snr_db, kind=kind, gave_up=gave_up,
         cut_before_onset=cut_before, stop_latency_ms=latency, answered=answered, understood=understood,
-        longest_pause_ms=float(longest),
+        longest_pause_ms=float(longest), stimulus_id=stimulus_id,
     )
 
 

@@ -15,7 +15,9 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,30 @@ class CachedTTS:
         for text in (MONOLOGUE, REPLY):
             async for _ in self.synthesize(text):
                 pass
+
+
+_borrowed: ContextVar[list[VoiceActivityDetector] | None] = ContextVar("borrowed_vads", default=None)
+
+
+class VADPool:
+    """Silero VADs built before the trials and reused: building one blocks the event loop ~90 ms, which
+    would stall every other trial's audio each time a trial starts. VADs taken during a trial (the
+    session's and the STT stream's) go back to the pool when the trial ends."""
+
+    def __init__(self, make: Callable[[], VoiceActivityDetector], size: int) -> None:
+        self._make = make
+        self._free = [make() for _ in range(size)]
+
+    def take(self) -> VoiceActivityDetector:
+        vad = self._free.pop() if self._free else self._make()
+        vad.reset()
+        borrowed = _borrowed.get()
+        if borrowed is not None:
+            borrowed.append(vad)
+        return vad
+
+    def give_back(self, vads: list[VoiceActivityDetector]) -> None:
+        self._free.extend(vads)
 
 
 class TrialLine:
@@ -190,21 +216,32 @@ class TrialTrace:
 
 @dataclass(frozen=True)
 class TrialEngines:
-    stt: SpeechToText
+    stt: SpeechToText  # its streams should take their VADs from ``vads`` too
     tts: TextToSpeech
-    vad_factory: Callable[[], VoiceActivityDetector]
+    vads: VADPool
 
 
+@lru_cache(maxsize=8)
 def trial_settings(detector: str) -> Settings:
     return Settings(_env_file=None, bargein=BargeInSettings(mode=detector))
 
 
 async def run_trial(stimulus: Stimulus, detector: str, engines: TrialEngines) -> TrialTrace:
+    borrowed: list[VoiceActivityDetector] = []
+    token = _borrowed.set(borrowed)
+    try:
+        return await _run_trial(stimulus, detector, engines)
+    finally:
+        _borrowed.reset(token)
+        engines.vads.give_back(borrowed)
+
+
+async def _run_trial(stimulus: Stimulus, detector: str, engines: TrialEngines) -> TrialTrace:
     config = session_config(trial_settings(detector), {})
     config.audio_dir = None
     config.turn_timeout_s = 3600.0  # no re-prompts inside a trial
     line = TrialLine()
-    t0 = time.monotonic()
+    t0 = 0.0
 
     def tick_of(at: float) -> int:
         return round((at - t0) / TICK_S)
@@ -212,7 +249,7 @@ async def run_trial(stimulus: Stimulus, detector: str, engines: TrialEngines) ->
     dialogue = BenchDialogue(time.monotonic)
     session = CallSession(
         conversation_id=f"conv_{stimulus.stimulus_id}", call_sid=f"CA_{detector}_{stimulus.stimulus_id}",
-        deps=SessionDeps(stt=engines.stt, tts=engines.tts, vad=engines.vad_factory(), dialogue=dialogue,
+        deps=SessionDeps(stt=engines.stt, tts=engines.tts, vad=engines.vads.take(), dialogue=dialogue,
                          sink=NullSink()),
         config=config, transport=line,
     )
@@ -226,13 +263,13 @@ async def run_trial(stimulus: Stimulus, detector: str, engines: TrialEngines) ->
     echo_gain = 10 ** (-stimulus.echo_attenuation_db / 20) if stimulus.label == "echo" else 0.0
     echo_delay = round(stimulus.echo_delay_ms * RATE / 1000)
     await session.start()
+    t0 = time.monotonic()
     try:
         for index in range(max_ticks):
             late = time.monotonic() - (t0 + index * TICK_S)
             if late < 0:
                 await asyncio.sleep(-late)
-            else:
-                trace.late_ticks_ms.append(late * 1000.0)
+            trace.late_ticks_ms.append(max(0.0, late) * 1000.0)
             played = line.tick(index)
             if played is not None:
                 heard_pcm[index * FRAME : (index + 1) * FRAME] = ulaw_to_pcm(played)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import platform
+import socket
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,3 +103,31 @@ def target_check(value: float | None, limit: float, *, at_least: bool = False) -
         return "n/a"
     ok = value >= limit if at_least else value <= limit
     return "met" if ok else "MISSED"
+
+
+class LoopLagProbe:
+    """How late a 10 ms sleep wakes up: the event loop's own view of how busy the process is."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.samples.append((time.monotonic() - started - 0.01) * 1000.0)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,4 +1,4 @@
-"""GET /metrics: auth (API key or metrics bearer token), and what the call-loop hooks and live objects show."""
+"""GET /metrics: auth (API key or metrics bearer token); what the call-loop hooks and live objects show."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from tests.conftest import API_KEY
 
 from sdr_agent.app import create_app
 from sdr_agent.logs import bind_call
 from sdr_agent.observability import metrics as hooks
 from sdr_agent.settings import Settings
 from sdr_agent.storage.models import WebhookDeliveryRow, utcnow
-
-from tests.conftest import API_KEY
 
 
 def sample(text: str, name: str, labels: str = "") -> float | None:
@@ -138,14 +137,14 @@ async def test_call_counters_add_live_calls_to_finished_ones_without_double_coun
 
 async def test_engine_fallbacks_and_webhook_backlog(live_app: FastAPI, anon: httpx.AsyncClient) -> None:
     engines = live_app.state.services.extras["voice"].engines
-    engines.stt.switches = [FakeSwitch("stt", "deepgram", "whisper"), FakeSwitch("stt", "deepgram", "whisper")]
+    engines.stt.switches = [FakeSwitch("stt", "deepgram", "whisper")] * 2
     services = live_app.state.services
     async with services.db.session() as session:
         for index, status in enumerate(["pending", "pending", "sending", "delivered"]):
             session.add(WebhookDeliveryRow(
-                delivery_id=f"dlv_{index}", url="https://hooks.invalid/x", event_type="post_call_transcription",
-                idempotency_key=f"key-{index}", payload="{}", status=status,
-                next_attempt_at=utcnow() + timedelta(hours=1),
+                delivery_id=f"dlv_{index}", url="https://hooks.invalid/x",
+                event_type="post_call_transcription", idempotency_key=f"key-{index}", payload="{}",
+                status=status, next_attempt_at=utcnow() + timedelta(hours=1),
             ))
     text = (await anon.get("/metrics", headers={"xi-api-key": API_KEY})).text
     labels = 'from_engine="deepgram",kind="stt",to_engine="whisper"'

@@ -1,7 +1,67 @@
-"""`sdr-agent bench` commands (placeholder; its owner replaces this module)."""
+"""`sdr-agent bench latency|bargein|capacity|rag`: the benchmarks in the checkout's ``bench/`` folder.
+
+Each runs as its own Python process (the benchmarks start servers, engines and subprocesses of their own),
+prints a table and one JSON line, and writes ``bench/results/<name>.json``. The exit code is the script's.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="bench commands", no_args_is_help=True)
+app = typer.Typer(help="benchmarks: numbers go to bench/results/*.json", no_args_is_help=True)
+
+
+def bench_dir() -> Path:
+    """``bench/`` of the source checkout this package runs from (``pip install -e .``), else of the cwd."""
+    for candidate in (Path(__file__).resolve().parents[3] / "bench", Path.cwd() / "bench"):
+        if (candidate / "common.py").is_file():
+            return candidate
+    raise FileNotFoundError("no bench/ folder: run the benchmarks from a source checkout of sdr-agent")
+
+
+def _run(script: str, args: list[str]) -> None:
+    try:
+        path = bench_dir() / script
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    completed = subprocess.run([sys.executable, str(path), *args], check=False)
+    raise typer.Exit(completed.returncode)
+
+
+@app.command()
+def latency(calls: int = typer.Option(4, min=1, help="simulated calls, one after another")) -> None:
+    """Reply latency per stage over simulated calls through the real server and the Twilio stand-in."""
+    _run("latency.py", ["--calls", str(calls)])
+
+
+@app.command()
+def bargein(
+    scale: float = typer.Option(1.0, min=0.01, max=5.0, help="corpus size factor"),
+    concurrency: int = typer.Option(6, min=1, max=32, help="trials at once"),
+) -> None:
+    """Barge-in recall, stop latency and false interruptions: energy vs VAD-only vs layered detector."""
+    _run("bargein.py", ["--scale", str(scale), "--concurrency", str(concurrency)])
+
+
+@app.command()
+def capacity(
+    phases: str = typer.Option("standin,standin-fakevad,offline", help="which engine phases to ramp"),
+    settle: float = typer.Option(4.0, min=0.0, help="seconds after adding calls"),
+    window: float = typer.Option(12.0, min=2.0, help="seconds measured per level"),
+) -> None:
+    """Concurrent calls one server process holds before agent audio pacing breaks."""
+    _run("capacity.py", ["--phases", phases, "--settle", str(settle), "--window", str(window)])
+
+
+@app.command()
+def rag(
+    products: int = typer.Option(1000, min=1, help="10 chunks each (1000 → 10k chunks)"),
+    questions: int = typer.Option(200, min=1, help="generated questions"),
+) -> None:
+    """Knowledge-base retrieval: top-3 latency incl. embedding and recall@3 over 10k chunks."""
+    _run("rag.py", ["--products", str(products), "--questions", str(questions)])

@@ -34,6 +34,7 @@ class SessionConfig:
     hold_quiet_resume_ms: float = 150.0  # an unconfirmed onset followed by this much quiet resumes at once
     final_timeout_s: float = 3.0
     decision_window_ms: float = 900.0
+    words_wait_cap_ms: float = 2500.0  # past the window, wait this long (from onset) for a pending final
     turn_timeout_s: float = 7.0
     max_duration_s: float = 600.0
     lead_s: float = 0.12

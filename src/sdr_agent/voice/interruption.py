@@ -102,7 +102,12 @@ class InterruptionController:
             # A click or a cough: nothing sustained, nothing said. Carry on.
             self._resume(turn, hold, counted_as=None)
         elif now - hold.onset_at >= self._config.decision_window_ms / 1000.0:
-            text = hold.utterance.text if hold.utterance is not None else ""
+            utterance = hold.utterance
+            pending = utterance is not None and not utterance.done.is_set()
+            words_on_the_way = pending and not self._listener.segmenter.in_speech
+            if words_on_the_way and now - hold.onset_at < self._config.words_wait_cap_ms / 1000.0:
+                return  # the caller stopped and the recogniser is on it: decide on its words, not a guess
+            text = utterance.text if utterance is not None else ""
             await self._decide(turn, text, now, timed_out=True)
 
     async def _decide(self, turn: AgentTurn | None, text: str, now: float, timed_out: bool = False) -> None:
