@@ -189,3 +189,17 @@ async def test_voice_after_the_closing_partial_forces_a_fresh_final_decode() -> 
         result = await next_result(stream)
     assert len(stub.decoded) == 2 and stub.decoded[1] > stub.decoded[0]
     await stream.aclose()
+
+
+async def test_a_closing_partial_that_finished_before_finalize_is_still_the_final() -> None:
+    stub = StubWhisper()
+    stream = open_stream(stub, interval_ms=10_000)
+    await feed(stream, voiced_signal(180, 600))
+    await feed(stream, silence(60))
+    first = await next_result(stream)  # the closing partial is decoded and emitted before finalize()
+    assert not first.is_final
+    await stream.finalize()
+    final = await next_result(stream)
+    assert final.is_final and final.speech_final and final.text == first.text
+    assert len(stub.decoded) == 1
+    await stream.aclose()

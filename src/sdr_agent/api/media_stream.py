@@ -102,16 +102,16 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
     except (TimeoutError, WebSocketDisconnect):
         start = None
     if start is None or start.call_sid != call_sid:
-        await _refuse(websocket, "expected a start message for this call")
+        await _refuse(websocket, call_sid, "expected a start message for this call")
         return
     if not call_token_store(services).consume(call_sid, start.custom_parameters.get("token")):
-        await _refuse(websocket, "missing, wrong, reused or expired stream token")
+        await _refuse(websocket, call_sid, "missing, wrong, reused or expired stream token")
         return
     async with services.db.session() as db:
         conversation = await get_conversation_by_call_sid(db, call_sid)
         agent = await get_agent(db, conversation.agent_id) if conversation and conversation.agent_id else None
     if conversation is None or agent is None:
-        await _refuse(websocket, "no conversation or agent for this call")
+        await _refuse(websocket, call_sid, "no conversation or agent for this call")
         return
     # Every log line of this call (and of the tasks it starts) carries its call sid and conversation id.
     with bind_call(call_sid=call_sid, conversation_id=conversation.conversation_id):
@@ -168,7 +168,8 @@ async def _pump(
             log.exception("error while handling a media stream event")
 
 
-async def _refuse(websocket: WebSocket, reason: str) -> None:
-    log.warning("refusing media stream: %s", reason)
+async def _refuse(websocket: WebSocket, call_sid: str, reason: str) -> None:
+    with bind_call(call_sid=call_sid):
+        log.warning("refusing media stream: %s", reason)
     if websocket.client_state is WebSocketState.CONNECTED:
         await websocket.close(code=POLICY_VIOLATION, reason=reason)

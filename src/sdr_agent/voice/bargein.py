@@ -98,10 +98,13 @@ class BargeInDetector:
             return BargeInEvent.CONFIRMED
         return BargeInEvent.NONE
 
-    def _vad_agrees(self) -> bool:
+    def _vad_agrees(self, frame_ms: float = 20.0) -> bool:
         if not self.config.vad_confirm or self.config.mode != "layered":
             return True
-        votes = list(self._run_vad)
+        # Judge the most recent stretch the seed asks for, not the whole run: on a noisy line the energy
+        # run can be seconds long and mostly noise before the caller's voice starts.
+        recent = max(2, int(self.config.energy.min_speech_ms / frame_ms))
+        votes = list(self._run_vad)[-recent:]
         return sum(votes) >= max(2, int(self.config.min_vad_ratio * len(votes) + 0.5))
 
     def _candidate_ready(self) -> bool:

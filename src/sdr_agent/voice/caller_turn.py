@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 
@@ -36,9 +35,10 @@ class CallerTurn:
 
     async def text(self, timeout: float) -> str:
         """Joined finals of the turn's utterances (waits for outstanding finals, up to ``timeout``)."""
-        pending = [u.done.wait() for u in self.utterances if not u.done.is_set()]
+        pending = [asyncio.ensure_future(u.done.wait()) for u in self.utterances if not u.done.is_set()]
         if pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*pending), timeout)
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for waiter in late:
+                waiter.cancel()
         parts = [u.text for u in self.utterances if not u.discarded and u.text]
         return " ".join(parts).strip()

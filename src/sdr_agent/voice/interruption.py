@@ -17,6 +17,8 @@ from sdr_agent.voice.player import PacedPlayer
 from sdr_agent.voice.recorder import CallRecorder
 from sdr_agent.voice.stats import CallStats
 
+MAX_ONSET_LOOKBACK_MS = 200.0
+
 
 class Hold:
     """The agent stopped sending because the caller started talking; waiting for words to decide."""
@@ -78,6 +80,8 @@ class InterruptionController:
             return  # still the backchannel we already let pass
         if event is BargeInEvent.CANDIDATE and self.hold is None:
             onset_ms = self.detector.onset_ms if self.detector.onset_ms is not None else frame_start_ms
+            # On a noisy line the energy run may have begun long before this voice did.
+            onset_ms = max(onset_ms, frame_start_ms - MAX_ONSET_LOOKBACK_MS)
             onset_at = now - (audio_ms - onset_ms) / 1000.0
             self._player.pause()
             audible_until = max(now, self._player.playout_end)
@@ -122,7 +126,9 @@ class InterruptionController:
         ):
             await self._interrupt(turn, hold, now)
             return
-        self._resume(turn, hold, counted_as=verdict)
+        # A backchannel or the agent's own echo is dropped; no words at all (a cough) leaves the utterance
+        # alone, so anything it later turns out to say is still answered.
+        self._resume(turn, hold, counted_as=None if verdict is WordsVerdict.NONE else verdict)
 
     def _resume(self, turn: AgentTurn | None, hold: Hold, counted_as: WordsVerdict | None) -> None:
         if turn is not None and counted_as is not None:

@@ -3,6 +3,7 @@ and the builder that gives each call its own CallSession."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,11 +92,12 @@ async def create_session(
             max_output_tokens=services.settings.llm.max_tokens,
         ),
     )
+    vad = await asyncio.to_thread(engines.vad_factory)  # model set-up must not stall other calls' audio
     session = CallSession(
         conversation_id=conversation.conversation_id,
         call_sid=call_sid,
         deps=SessionDeps(
-            stt=engines.stt, tts=engines.tts, vad=engines.vad_factory(), dialogue=dialogue, sink=sink,
+            stt=engines.stt, tts=engines.tts, vad=vad, dialogue=dialogue, sink=sink,
             control=control,
         ),
         config=session_config(services.settings, config_dict),

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 STREAM_RATE = 8000
 PRE_ROLL_MS = 300  # audio kept before the first voiced frame: VADs fire a little after the onset
 MIN_PARTIAL_SPEECH_MS = 200  # shorter voiced audio decodes to noise more often than to words
+KEPT_PARTIALS = 8  # recent partial decodes a final may still reuse
 MAX_SEGMENT_S = 28.0  # Whisper sees 30 s at most; longer speech becomes is_final (not speech_final) pieces
 
 
@@ -94,7 +95,9 @@ class WhisperSTT:
         return shared_whisper(self._config)
 
     async def open_stream(self) -> WhisperStream:
-        return WhisperStream(self.shared, self._vad_factory(), self._vad_threshold, self._partial_interval_ms)
+        # Building a Silero VAD takes 50-90 ms: off the event loop, where every live call's audio runs.
+        vad = await asyncio.to_thread(self._vad_factory)
+        return WhisperStream(self.shared, vad, self._vad_threshold, self._partial_interval_ms)
 
     async def transcribe(self, pcm: PCM16, sample_rate: int) -> str:
         if sample_rate <= 0:
@@ -307,9 +310,11 @@ class WhisperStream:
                 self._emit_final(job, recognition)
             else:
                 self._partial_busy = False
-                if job.job_id in self._needed_partials:  # finalize() may have claimed it mid-decode
-                    self._needed_partials.discard(job.job_id)
-                    self._partial_results[job.job_id] = recognition
+                # Kept even when nobody has asked yet: finalize() may claim it after this decode is done.
+                self._needed_partials.discard(job.job_id)
+                self._partial_results[job.job_id] = recognition
+                for stale in [key for key in self._partial_results if key < job.job_id - KEPT_PARTIALS]:
+                    del self._partial_results[stale]
                 self._emit_partial(job, recognition)
 
     def _emit_partial(self, job: _DecodeJob, recognition: Recognition | None) -> None:
