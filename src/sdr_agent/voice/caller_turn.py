@@ -13,6 +13,7 @@ class Utterance:
     partial: str = ""
     final: str | None = None
     discarded: bool = False
+    over_agent: bool = False  # began while the agent was talking
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def resolve(self, text: str) -> None:
@@ -30,6 +31,10 @@ class CallerTurn:
     last_voice_at: float | None = None
 
     @property
+    def over_agent(self) -> bool:
+        return bool(self.utterances) and all(u.over_agent for u in self.utterances)
+
+    @property
     def started_at(self) -> float | None:
         return self.utterances[0].started_at if self.utterances else None
 
@@ -37,8 +42,10 @@ class CallerTurn:
         """Joined finals of the turn's utterances (waits for outstanding finals, up to ``timeout``)."""
         pending = [asyncio.ensure_future(u.done.wait()) for u in self.utterances if not u.done.is_set()]
         if pending:
-            _, late = await asyncio.wait(pending, timeout=timeout)
-            for waiter in late:
-                waiter.cancel()
+            try:
+                await asyncio.wait(pending, timeout=timeout)
+            finally:
+                for waiter in pending:
+                    waiter.cancel()
         parts = [u.text for u in self.utterances if not u.discarded and u.text]
         return " ".join(parts).strip()

@@ -57,7 +57,9 @@ class InterruptionController:
     def new_agent_turn(self) -> None:
         self.detector.reset()
 
-    def bind_utterance(self, utterance: Utterance | None) -> None:
+    def bind_utterance(self, turn: AgentTurn | None, utterance: Utterance | None, now: float) -> None:
+        if utterance is not None and self._agent_speaking(turn, now):
+            utterance.over_agent = True
         if self.hold is not None and self.hold.utterance is None:
             self.hold.utterance = utterance
 
@@ -107,10 +109,11 @@ class InterruptionController:
             self._resume(turn, hold, counted_as=None)
         elif now - hold.onset_at >= self._config.decision_window_ms / 1000.0:
             utterance = hold.utterance
-            pending = utterance is not None and not utterance.done.is_set()
-            words_on_the_way = pending and not self._listener.segmenter.in_speech
-            if words_on_the_way and now - hold.onset_at < self._config.words_wait_cap_ms / 1000.0:
-                return  # the caller stopped and the recogniser is on it: decide on its words, not a guess
+            no_words_yet = utterance is None or not utterance.text
+            if no_words_yet and now - hold.onset_at < self._config.words_wait_cap_ms / 1000.0:
+                # The agent is already silent for the caller, so waiting for the recogniser costs nothing
+                # audible; guessing would cut the agent on every slow "uh-huh".
+                return
             text = utterance.text if utterance is not None else ""
             await self._decide(turn, text, now, timed_out=True)
 

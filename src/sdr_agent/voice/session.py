@@ -179,7 +179,7 @@ class CallSession:
         event = await self.listener.process(frame, prob, energy, now, holding=holding)
         if event is SegmentEvent.SPEECH_START:
             self._reprompts = 0
-            self.interruptions.bind_utterance(self.listener.utterance)
+            self.interruptions.bind_utterance(self.agent_turn, self.listener.utterance, now)
         if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
             self._last_activity = now
 
@@ -212,10 +212,13 @@ class CallSession:
         if not text:
             return
         last_agent = self._last_agent_text()
-        if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and (
-            self.interruptions.classifier.classify(text, agent_text=last_agent) is WordsVerdict.ECHO
-        ):
+        verdict = self.interruptions.classifier.classify(text, agent_text=last_agent)
+        if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and verdict is WordsVerdict.ECHO:
             self.stats.echo_turns_ignored += 1
+            return
+        if turn.over_agent and verdict is WordsVerdict.BACKCHANNEL:
+            # "uh-huh" said over the agent is listening, not a turn; "yeah" after a question is an answer.
+            self.stats.backchannel_turns_ignored += 1
             return
         await self._turn_idle.wait()
         if self._finished or self._ending:

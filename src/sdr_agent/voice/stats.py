@@ -15,6 +15,7 @@ class CallStats:
     interruptions: int = 0
     resumes: int = 0
     echo_turns_ignored: int = 0
+    backchannel_turns_ignored: int = 0
     mark_timeouts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     bargein_detect_ms: list[float] = field(default_factory=list)
