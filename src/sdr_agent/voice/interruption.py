@@ -60,7 +60,7 @@ class InterruptionController:
     def bind_utterance(self, turn: AgentTurn | None, utterance: Utterance | None, now: float) -> None:
         if utterance is not None and self._agent_speaking(turn, now):
             utterance.over_agent = True
-        if self.hold is not None and self.hold.utterance is None:
+        if self.hold is not None and _replaceable(self.hold.utterance):
             self.hold.utterance = utterance
 
     def _agent_speaking(self, turn: AgentTurn | None, now: float) -> bool:
@@ -97,7 +97,8 @@ class InterruptionController:
 
     async def on_words(self, turn: AgentTurn | None, utterance: Utterance, now: float) -> None:
         hold = self.hold
-        if hold is not None and (hold.utterance is None or hold.utterance is utterance):
+        if hold is not None and (hold.utterance is utterance or _replaceable(hold.utterance)):
+            hold.utterance = utterance
             await self._decide(turn, utterance.text, now)
 
     async def on_tick(self, turn: AgentTurn | None, now: float) -> None:
@@ -161,3 +162,9 @@ class InterruptionController:
         turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
         turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
         self._on_interrupted(turn, stopped_at)
+
+
+def _replaceable(utterance: Utterance | None) -> bool:
+    """The hold follows the caller's words: a bound utterance that ended with no words (a noise the VAD
+    took for a voice just before the caller spoke) gives way to the next one."""
+    return utterance is None or (utterance.done.is_set() and not utterance.text)
