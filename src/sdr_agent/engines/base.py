@@ -6,6 +6,7 @@ held in ``numpy.int16`` arrays. Engines never import FastAPI, Twilio or storage.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -63,6 +64,20 @@ class STTStream(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def drain_transcripts(
+    queue: asyncio.Queue[Transcript | EngineError | None],
+) -> AsyncIterator[Transcript]:
+    """An STT stream's results as the protocol's iterator: ``None`` ends it; an ``EngineError`` put on the
+    queue is raised where the consumer reads, so a failing engine cannot fail silently."""
+    while True:
+        item = await queue.get()
+        if item is None:
+            return
+        if isinstance(item, EngineError):
+            raise item
+        yield item
 
 
 class SpeechToText(Protocol):

@@ -31,7 +31,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from sdr_agent.engines.base import PCM16, AudioFrame, EngineError, Transcript
+from sdr_agent.engines.base import PCM16, AudioFrame, EngineError, Transcript, drain_transcripts
 from sdr_agent.engines.cloud.deepgram_common import (
     auth_headers,
     http_base,
@@ -205,14 +205,8 @@ class DeepgramSTTStream:
         self._assembler.reset()
         self._ignore_before_s = self._conn_bytes / SAMPLE_RATE
 
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, EngineError):
-                raise item
-            yield item
+    def results(self) -> AsyncIterator[Transcript]:
+        return drain_transcripts(self._queue)
 
     async def aclose(self) -> None:
         if self._closing:

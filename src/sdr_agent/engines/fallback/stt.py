@@ -17,7 +17,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from sdr_agent.engines.base import PCM16, AudioFrame, EngineError, SpeechToText, STTStream, Transcript
+from sdr_agent.engines.base import (
+    PCM16,
+    AudioFrame,
+    EngineError,
+    SpeechToText,
+    STTStream,
+    Transcript,
+    drain_transcripts,
+)
 from sdr_agent.engines.fallback.adapter import FallbackAdapter
 from sdr_agent.engines.fallback.roster import SwitchListener, describe_failure
 
@@ -164,14 +172,8 @@ class FallbackSTTStream:
             with contextlib.suppress(Exception):
                 await self._inner.clear()
 
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, EngineError):
-                raise item
-            yield item
+    def results(self) -> AsyncIterator[Transcript]:
+        return drain_transcripts(self._out)
 
     async def aclose(self) -> None:
         if self._closed:

@@ -33,6 +33,7 @@ from sdr_agent.engines.base import (
     Transcript,
     VADFactory,
     VoiceActivityDetector,
+    drain_transcripts,
 )
 from sdr_agent.engines.local.vad import SileroVAD
 from sdr_agent.engines.local.whisper_model import (
@@ -203,14 +204,8 @@ class WhisperStream:
         self._new_segment()
 
     # ------------------------------------------------------------------ output side
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._results.get()
-            if item is None:
-                return
-            if isinstance(item, EngineError):
-                raise item
-            yield item
+    def results(self) -> AsyncIterator[Transcript]:
+        return drain_transcripts(self._results)
 
     async def aclose(self) -> None:
         if self._closed:
