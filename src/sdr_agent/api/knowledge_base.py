@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
@@ -160,13 +162,20 @@ def _bad_request(exc: Exception, status_code: int = 400) -> HTTPException:
     return HTTPException(status_code=status_code, detail=str(exc))
 
 
-async def _store(services: Services, document: NewDocument) -> AddDocumentResponse:
+@contextmanager
+def _ingest_errors() -> Iterator[None]:
+    """How ingestion failures reach the client, the same for every upload route."""
     try:
-        record = await ingest(services, document)
+        yield
     except ExtractionError as exc:
         raise _bad_request(exc) from exc
     except ModelFilesMissingError as exc:
         raise HTTPException(status_code=503, detail=f"knowledge base unavailable: {exc}") from exc
+
+
+async def _store(services: Services, document: NewDocument) -> AddDocumentResponse:
+    with _ingest_errors():
+        record = await ingest(services, document)
     return AddDocumentResponse(id=record.document_id, name=record.name)
 
 
@@ -197,13 +206,9 @@ async def create_from_file(
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(status_code=413, detail=f"file exceeds the {limit // (1024 * 1024)} MiB limit")
-    try:
-        filename = filename or f"upload.{fmt.value}"
+    filename = filename or f"upload.{fmt.value}"
+    with _ingest_errors():
         record = await ingest_file_bytes(services, data, filename, name=name, fmt=fmt)
-    except ExtractionError as exc:
-        raise _bad_request(exc) from exc
-    except ModelFilesMissingError as exc:
-        raise HTTPException(status_code=503, detail=f"knowledge base unavailable: {exc}") from exc
     return AddDocumentResponse(id=record.document_id, name=record.name)
 
 
