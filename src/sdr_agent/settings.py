@@ -132,6 +132,16 @@ class KnowledgeSettings(BaseModel):
     vector_cache_max_chunks: int = 200_000
 
 
+class RealtimeSettings(BaseModel):
+    """The browser/SDK realtime conversation socket (issue 14)."""
+
+    signed_url_ttl_s: float = 900.0  # ElevenLabs' signed URLs last 15 minutes
+    # HMAC key for signed URLs; empty derives one from the API keys (the same on every replica).
+    signing_secret: SecretStr | None = None
+    client_tool_timeout_s: float = 15.0
+    idle_timeout_s: float = 300.0  # a text chat with no message for this long is ended
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SDR_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -162,6 +172,7 @@ class Settings(BaseSettings):
     webhooks: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

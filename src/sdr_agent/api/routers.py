@@ -25,6 +25,7 @@ _ROUTER_MODULES: list[str] = [
     "sdr_agent.api.media_stream",
     "sdr_agent.api.webhook_deliveries",
     "sdr_agent.api.metrics",
+    "sdr_agent.web.socket",
 ]
 
 # module path -> (start, stop) functions named `on_startup` / `on_shutdown`
