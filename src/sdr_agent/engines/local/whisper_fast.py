@@ -1,0 +1,99 @@
+"""Short-window Whisper decode: the encoder on a 10 s mel window instead of faster-whisper's fixed 30 s.
+
+faster-whisper pads every segment to 3000 mel frames (``pad_or_trim``), so a 1 s "How much is it?" costs
+the same encoder time as 30 s of speech (tiny.en on 2 cores: ~500 ms for 3000 frames, ~75 ms for 1000).
+Whisper was trained on 30 s windows, but the encoder is position-wise enough that a 1000-frame window
+decodes the same words on phone-length turns (checked on a corpus by ``bench/whisper_window.py``); shorter
+windows (300-500 frames) make the decoder loop, so 1000 is the floor. The decoder gets a hard token cap
+(about 10 tokens per second of audio) because a looping decode on a tone otherwise runs to 448 tokens.
+
+Same options as ``SharedWhisper.recognise`` passes to ``transcribe`` (greedy, no timestamps, no
+conditioning, faster-whisper's default suppressed tokens), and the same per-segment numbers
+(no_speech_prob, avg_logprob, compression ratio) for ``whisper_filter``. Audio longer than the window goes
+back to the 30 s path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sdr_agent.engines.local.whisper_filter import DecodedSegment
+
+WINDOW_FRAMES = 1000  # 10 s of mel frames (10 ms hop)
+MAX_FAST_AUDIO_S = 9.5  # leave the window some padding: Whisper expects silence after the speech
+TOKENS_PER_SECOND = 10.0
+MIN_TOKEN_CAP = 16
+# A tone decodes to "Beep Beep Beep Beep" with no_speech ≈ 0.8 but a confident log-prob; on a 30 s window
+# Whisper gives up instead. The same word 4 times running, when Whisper doubts there is speech, is a loop.
+LOOP_REPEATS = 4
+LOOP_NO_SPEECH = 0.5
+
+
+def token_cap(audio_s: float) -> int:
+    """How many new tokens a clip this long may produce (speech runs 2-4 tokens a second)."""
+    return max(MIN_TOKEN_CAP, int(TOKENS_PER_SECOND * audio_s + 0.5))
+
+
+def fits_window(samples: int, rate: int) -> bool:
+    return samples / rate <= MAX_FAST_AUDIO_S
+
+
+def fast_segments(model: Any, audio: NDArray[np.float32], language: str) -> list[DecodedSegment]:
+    """Decode 16 kHz float audio (≤ ``MAX_FAST_AUDIO_S``) on a 10 s window. ``model`` is a WhisperModel."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+    rate = model.feature_extractor.sampling_rate
+    if not fits_window(len(audio), rate):
+        raise ValueError("audio longer than the short window")
+    # Same features as transcribe(): log-mel of the clip itself (not of a padded 30 s), last frame dropped
+    # as faster-whisper does, then zero-padded to the window.
+    features = model.feature_extractor(audio)[..., :-1]
+    window = pad_or_trim(features, WINDOW_FRAMES)
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+        language=(language or "en") if model.model.is_multilingual else "en",
+    )
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    encoder_output = model.encode(window)
+    result = model.model.generate(
+        encoder_output,
+        [prompt],
+        beam_size=1,
+        patience=1.0,
+        length_penalty=1.0,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        max_length=len(prompt) + token_cap(len(audio) / rate),  # the cap counts new tokens only
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
+        max_initial_timestamp_index=50,
+    )[0]
+    cap = token_cap(len(audio) / rate)
+    tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    text = tokenizer.decode(tokens).strip()
+    seq_len = len(result.sequences_ids[0])
+    avg_logprob = float(result.scores[0]) * seq_len / (seq_len + 1)
+    if not text:
+        return []
+    # A decode that ran into the cap is a loop ("Beep Beep Beep Be" on a tone): mark it as one, so the
+    # filter's compression-ratio rule drops it like faster-whisper's own loops.
+    looped = seq_len >= cap or (result.no_speech_prob > LOOP_NO_SPEECH and _repeats(text) >= LOOP_REPEATS)
+    ratio = float("inf") if looped else get_compression_ratio(text)
+    return [DecodedSegment(" " + text, float(result.no_speech_prob), avg_logprob, ratio)]
+
+
+def _repeats(text: str) -> int:
+    """Longest run of the same word (case and punctuation ignored)."""
+    words = [w.strip(".,!?;:").lower() for w in text.split()]
+    best = run = 0
+    for i, word in enumerate(words):
+        run = run + 1 if i and word and word == words[i - 1] else 1
+        best = max(best, run)
+    return best
