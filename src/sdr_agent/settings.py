@@ -142,6 +142,26 @@ class RealtimeSettings(BaseModel):
     idle_timeout_s: float = 300.0  # a text chat with no message for this long is ended
 
 
+class CampaignSettings(BaseModel):
+    """The outbound dialer (issue 13): batch calls, calling hours, retries."""
+
+    enabled: bool = True  # run the dialer loop in this process (every replica may)
+    tick_interval_s: float = 1.0
+    # Recipients claimed per tick, per replica (a claim is one short transaction).
+    claim_batch_size: int = 20
+    # An attempt whose call has no sid this long after it was recorded: the process died while dialing.
+    dial_lease_s: float = 60.0
+    # An active attempt is checked against Twilio's REST API when nothing moved for this long (lost callbacks).
+    reconcile_after_s: float = 30.0
+    # Campaign defaults; a campaign may override them (the window is clamped to 08:00-21:00 local).
+    window_start: str = "09:00"
+    window_end: str = "20:00"
+    window_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    max_attempts: int = 3
+    retry_delay_s: float = 1800.0
+    default_concurrency: int = 5
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SDR_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -162,6 +182,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     call_token_ttl_s: float = 60.0
+    # Live calls (campaign, single outbound and inbound together, counted in the database) never exceed this.
+    max_concurrent_calls: int = 20
 
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
@@ -172,6 +194,7 @@ class Settings(BaseSettings):
     webhooks: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("api_keys", mode="before")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from sdr_agent.api.deps import ServicesDep, require_api_key
+from sdr_agent.telephony.call_config import CallConfigError, TelephonyCallConfig, parse_call_config
 from sdr_agent.telephony.outbound import (
     E164_PATTERN,
     CallSetupError,
@@ -50,6 +51,8 @@ class TwilioOutboundBody(BaseModel):
     agent_phone_number_id: str | None = Field(default=None, max_length=64)
     to_number: E164Number
     conversation_initiation_client_data: ConversationInitiationClientData | None = None
+    # {ringing_timeout_secs, twilio_machine_detection {mode, actions}}: validated by parse_call_config.
+    telephony_call_config: dict[str, Any] | None = None
 
 
 class TwilioOutboundResponse(BaseModel):
@@ -85,6 +88,7 @@ async def outbound(body: SeedOutboundBody, services: ServicesDep) -> SeedOutboun
 @router.post("/twilio/outbound-call", response_model=TwilioOutboundResponse)
 async def twilio_outbound_call(body: TwilioOutboundBody, services: ServicesDep) -> TwilioOutboundResponse:
     client_data = body.conversation_initiation_client_data or ConversationInitiationClientData()
+    telephony = _call_config(body.telephony_call_config)
     placed = await _place(
         services,
         OutboundCallRequest(
@@ -93,6 +97,7 @@ async def twilio_outbound_call(body: TwilioOutboundBody, services: ServicesDep) 
             dynamic_variables=dict(client_data.dynamic_variables),
             config_override=dict(client_data.conversation_config_override or {}),
             phone_number_id=body.agent_phone_number_id,
+            telephony=telephony,
         ),
     )
     return TwilioOutboundResponse(
@@ -101,3 +106,10 @@ async def twilio_outbound_call(body: TwilioOutboundBody, services: ServicesDep) 
         conversation_id=placed.conversation_id,
         callSid=placed.call_sid,
     )
+
+
+def _call_config(data: dict[str, Any] | None) -> TelephonyCallConfig:
+    try:
+        return parse_call_config(data)
+    except CallConfigError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc

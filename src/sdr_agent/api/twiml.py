@@ -15,6 +15,7 @@ from sdr_agent.analysis.finalize import record_initiation_failure
 from sdr_agent.api.deps import ServicesDep
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
+from sdr_agent.telephony.amd import apply_amd_callback
 from sdr_agent.telephony.answer import answer_inbound_call, answer_outbound_call
 from sdr_agent.telephony.call_status import apply_status_callback
 from sdr_agent.telephony.twilio.signature import SIGNATURE_HEADER, FormParams, is_valid_signature, public_url
@@ -82,4 +83,13 @@ async def call_status(
         await record_initiation_failure(
             services, change.conversation_id, change.termination_reason or change.call_status, dict(fields)
         )
+    return Response(status_code=204)
+
+
+@router.post("/amd", status_code=204)
+async def amd_status(
+    form: TwilioForm, services: ServicesDep, conversation_id: str | None = None
+) -> Response:
+    """AsyncAmdStatusCallback: the answering-machine verdict for an outbound call."""
+    await apply_amd_callback(services, form.as_dict(), conversation_id)
     return Response(status_code=204)

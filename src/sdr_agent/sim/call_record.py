@@ -21,6 +21,10 @@ FRAME_BYTES = 160
 AUDIBLE_RMS = 150.0
 
 Outcome = Literal["answered", "no-answer", "busy", "failed"]
+# Who picks up an answered call, as Twilio's answering-machine detection would tell.
+Answerer = Literal["human", "machine", "fax"]
+# What DetectMessageEnd reports once a machine's greeting is over.
+MachineEnd = Literal["machine_end_beep", "machine_end_silence", "machine_end_other"]
 StepKind = Literal["speech", "digits", "hangup"]
 
 
@@ -49,6 +53,12 @@ class CallPlan:
     max_call_s: float = 300.0
     # Tamper with the Stream <Parameter>s sent back in start.customParameters (None removes one).
     parameter_overrides: dict[str, str | None] = field(default_factory=dict)
+    answered_by: Answerer = "human"
+    # A machine's greeting runs this long before the beep (or silence) that ends it.
+    greeting_ms: int = 1500
+    machine_end: MachineEnd = "machine_end_beep"
+    # How long detection takes to recognise a human (or a machine's first words with MachineDetection=Enable).
+    amd_ms: int = 300
 
     def __post_init__(self) -> None:
         if self.outcome not in ("answered", "no-answer", "busy", "failed"):
@@ -66,6 +76,9 @@ def make_plan(
     ring_ms: int = 50,
     max_call_s: float = 300.0,
     parameter_overrides: dict[str, str | None] | None = None,
+    answered_by: Answerer = "human",
+    greeting_ms: int = 1500,
+    machine_end: MachineEnd = "machine_end_beep",
 ) -> CallPlan:
     if script is None:
         script = CallerScript()
@@ -79,6 +92,9 @@ def make_plan(
         ring_ms=ring_ms,
         max_call_s=max_call_s,
         parameter_overrides=dict(parameter_overrides or {}),
+        answered_by=answered_by,
+        greeting_ms=greeting_ms,
+        machine_end=machine_end,
     )
 
 
@@ -179,6 +195,12 @@ class SimulatedCall:
     end_request: str | None = None
     redirect_twiml: str | None = None
     redirect_url: str | None = None
+    # Calls.json parameters: ring time and answering-machine detection as asked for.
+    timeout_s: int | None = None
+    machine_detection: str | None = None
+    async_amd_callback: str | None = None
+    answered_by: str | None = None
+    amd_callbacks: list[CallbackRecord] = field(default_factory=list)
 
     @property
     def heard_audio(self) -> bytes:

@@ -28,6 +28,7 @@ import base64
 import binascii
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ from sdr_agent.sim.loopback_server import LoopbackServer
 from sdr_agent.sim.stream_probe import ProbeResult, probe_stream
 from sdr_agent.sim.twilio_calls import CallRunner, twilio_error
 from sdr_agent.sim.twilio_media import new_stream_sid
+from sdr_agent.sim.twilio_mix import OutcomeMix
 from sdr_agent.sim.twiml_reader import TwimlError, read_twiml
 from sdr_agent.telephony.outbound import is_e164
 
@@ -76,6 +78,8 @@ class TwilioStandIn:
         self.calls: dict[str, SimulatedCall] = {}
         self.rest_requests: list[tuple[str, str, dict[str, str], int]] = []
         self._plans: dict[str | None, CallPlan] = {}
+        self._mix: OutcomeMix | None = None
+        self._dials: Counter[str] = Counter()
         self._faults: list[_Fault] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server = LoopbackServer(self._build_app())
@@ -151,6 +155,17 @@ class TwilioStandIn:
         )
         self._plans[to_number] = plan
         return plan
+
+    def set_mix(self, mix: OutcomeMix | None) -> None:
+        """Numbers without their own plan get one drawn from ``mix`` (None: back to the default plan)."""
+        self._mix = mix
+
+    def dials(self) -> Counter[str]:
+        """How many calls were placed to each number (Calls.json creates that Twilio accepted)."""
+        return Counter(self._dials)
+
+    def live_calls(self) -> int:
+        return sum(1 for call in self.calls.values() if not call.ended.is_set())
 
     def fail_next_create(
         self, status: int = 500, code: int | None = 20500, message: str = "Internal error"
@@ -238,7 +253,10 @@ class TwilioStandIn:
         return await probe_stream(target, headers, start, wait_s)
 
     def _plan_for(self, to: str) -> CallPlan:
-        return self._plans.get(to) or self._plans.get(None) or CallPlan()
+        plan = self._plans.get(to)
+        if plan is None and self._mix is not None:
+            plan = self._mix.plan_for(to, self._dials[to])
+        return plan or self._plans.get(None) or CallPlan()
 
     def _start_call(self, call: SimulatedCall) -> SimulatedCall:
         self.calls[call.sid] = call
@@ -312,6 +330,13 @@ class TwilioStandIn:
             except TwimlError as exc:
                 return twilio_error(400, 12100, str(exc))
         events = [event for value in form.get("StatusCallbackEvent", []) for event in value.split()]
+        timeout = first.get("Timeout")
+        if timeout is not None and (not timeout.isdigit() or not 1 <= int(timeout) <= 600):
+            return twilio_error(400, 21216, f"Timeout {timeout!r} must be 1-600 seconds.")
+        machine_detection = first.get("MachineDetection")
+        if machine_detection is not None and machine_detection not in ("Enable", "DetectMessageEnd"):
+            return twilio_error(400, 21216, f"MachineDetection {machine_detection!r} is not supported.")
+        async_amd = (first.get("AsyncAmd") or "").lower() == "true"
         call = SimulatedCall(
             sid=_call_sid(),
             account_sid=account_sid,
@@ -324,7 +349,11 @@ class TwilioStandIn:
             plan=self._plan_for(to),
             created_monotonic=asyncio.get_running_loop().time(),
             inline_twiml=None if first.get("Url") else first.get("Twiml"),
+            timeout_s=int(timeout) if timeout is not None else None,
+            machine_detection=machine_detection,
+            async_amd_callback=(first.get("AsyncAmdStatusCallback") or None) if async_amd else None,
         )
+        self._dials[to] += 1
         self._start_call(call)
         return JSONResponse(self._runner.resource(call), status_code=201)
 

@@ -27,6 +27,19 @@ API_VERSION = "2010-04-01"
 # Why a stream ended → whether the call carries on with the TwiML after </Connect>.
 _CONTINUES_AFTER_STREAM = {"agent-closed-stream", "stream-failed"}
 _MAX_REDIRECTS = 10
+DEFAULT_TIMEOUT_S = 60  # Twilio's default ring time for Calls.json
+
+
+def amd_verdict(call: SimulatedCall) -> tuple[str, float]:
+    """(AnsweredBy, when it is known in ms after answer) for the plan's answerer and the detection mode."""
+    plan = call.plan
+    if plan.answered_by == "human":
+        return "human", float(plan.amd_ms)
+    if plan.answered_by == "fax":
+        return "fax", float(plan.amd_ms)
+    if (call.machine_detection or "").lower() == "detectmessageend":
+        return plan.machine_end, float(plan.greeting_ms)
+    return "machine_start", float(plan.amd_ms)
 
 
 def twilio_error(status: int, code: int | None, message: str) -> JSONResponse:
@@ -61,6 +74,7 @@ class CallRunner:
             target_ws_base_url or (_ws_base(self.target_base_url) if self.target_base_url else "")
         ).rstrip("/") or None
         self.http: httpx.AsyncClient | None = None
+        self._amd_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ helpers
 
@@ -96,7 +110,7 @@ class CallRunner:
             "date_created": now,
             "date_updated": now,
             "duration": str(math.ceil(call.duration_s)) if call.ended.is_set() else None,
-            "answered_by": None,
+            "answered_by": call.answered_by,
             "uri": f"/{API_VERSION}/Accounts/{call.account_sid}/Calls/{call.sid}.json",
         }
 
@@ -135,18 +149,20 @@ class CallRunner:
 
     async def _run(self, call: SimulatedCall) -> None:
         if call.direction == "outbound-api":
+            outcome, ring_ms = self._ringing(call)
             await self.post_status(call, "initiated", "initiated")
-            if await self._ring(call):
+            if await self._ring(call, ring_ms / 2):
                 return
             call.status = "ringing"
             await self.post_status(call, "ringing", "ringing")
-            if await self._ring(call):
+            if await self._ring(call, ring_ms / 2):
                 return
-            if call.plan.outcome != "answered":
-                await self._finish(call, call.plan.outcome, answered=False)
+            if outcome != "answered":
+                await self._finish(call, outcome, answered=False)
                 return
             # An outbound call fetches its TwiML once the callee has picked up.
             await self._answer(call)
+            await self._detect_machine(call)
             document = call.inline_twiml or (await self._fetch_twiml(call, call.url) if call.url else None)
         else:
             # An inbound call is answered by the TwiML the webhook returns (fetched while still ringing).
@@ -161,9 +177,46 @@ class CallRunner:
         call.mark(call.answered_ms, "answered")
         await self.post_status(call, "answered", "in-progress")
 
-    async def _ring(self, call: SimulatedCall) -> bool:
+    def _ringing(self, call: SimulatedCall) -> tuple[str, float]:
+        """(outcome, how long it rings): a callee slower than the call's Timeout is a no-answer at Timeout."""
+        plan = call.plan
+        timeout_ms = (call.timeout_s if call.timeout_s is not None else DEFAULT_TIMEOUT_S) * 1000.0
+        if plan.outcome in ("answered", "no-answer") and plan.ring_ms > timeout_ms:
+            return "no-answer", timeout_ms
+        return plan.outcome, float(plan.ring_ms)
+
+    async def _detect_machine(self, call: SimulatedCall) -> None:
+        """Answering-machine detection: synchronous AMD delays the TwiML fetch (which then carries
+        AnsweredBy); AsyncAmd posts the verdict to AsyncAmdStatusCallback while the call goes on."""
+        if not call.machine_detection:
+            return
+        verdict, after_ms = amd_verdict(call)
+        if call.async_amd_callback:
+            task = asyncio.create_task(self._post_amd(call, verdict, after_ms), name=f"amd-{call.sid}")
+            self._amd_tasks.add(task)
+            task.add_done_callback(self._amd_tasks.discard)
+            return
+        await asyncio.sleep(after_ms / 1000)
+        call.answered_by = verdict
+
+    async def _post_amd(self, call: SimulatedCall, verdict: str, after_ms: float) -> None:
+        await asyncio.sleep(after_ms / 1000)
+        call.answered_by = verdict
+        call.mark(self.clock_ms(call), "amd", verdict)
+        assert call.async_amd_callback is not None
+        form = self._base_form(call, call.status)
+        form.update({"AnsweredBy": verdict, "MachineDetectionDuration": str(int(after_ms))})
+        t_ms = self.clock_ms(call)
+        try:
+            response = await self._signed_post(call.async_amd_callback, form, call)
+        except httpx.HTTPError as exc:
+            call.amd_callbacks.append(CallbackRecord("amd", form, None, t_ms, f"{type(exc).__name__}: {exc}"))
+            return
+        call.amd_callbacks.append(CallbackRecord("amd", form, response.status_code, t_ms))
+
+    async def _ring(self, call: SimulatedCall, ring_ms: float) -> bool:
         """Wait ring_ms; True when the call was cancelled meanwhile (REST Status=completed/canceled)."""
-        await asyncio.sleep(call.plan.ring_ms / 1000)
+        await asyncio.sleep(ring_ms / 1000)
         if call.end_request is None:
             return False
         call.ended_by = call.end_request
@@ -204,8 +257,11 @@ class CallRunner:
         call.status_callbacks.append(CallbackRecord(event, form, response.status_code, t_ms))
 
     async def _fetch_twiml(self, call: SimulatedCall, url: str) -> str | None:
+        form = self._base_form(call, call.status)
+        if call.answered_by and not call.async_amd_callback:
+            form["AnsweredBy"] = call.answered_by
         try:
-            response = await self._signed_post(url, self._base_form(call, call.status), call)
+            response = await self._signed_post(url, form, call)
         except httpx.HTTPError as exc:
             call.webhook_errors.append(f"webhook {url}: {type(exc).__name__}: {exc}")
             return None

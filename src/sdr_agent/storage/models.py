@@ -219,6 +219,92 @@ class WebhookDeliveryRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
+class BatchCallRow(Base):
+    """A campaign (ElevenLabs batch call). Totals are counted from its recipients, never stored twice."""
+
+    __tablename__ = "batch_calls"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    agent_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent_name: Mapped[str] = mapped_column(String(255), default="")
+    phone_number_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone_provider: Mapped[str] = mapped_column(String(32), default="twilio")
+    scheduled_at: Mapped[datetime] = mapped_column(Timestamp)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # pending | in_progress | completed | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    target_concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    telephony_call_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    calling_window: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class BatchRecipientRow(Base):
+    """One lead of a campaign. ``next_attempt_at`` is when the dialer may next try it (calling hours,
+    retry delay); ``status`` pending → dispatched → initiated → in_progress → a terminal status."""
+
+    __tablename__ = "batch_recipients"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "phone_number"),
+        Index("ix_batch_recipients_due", "status", "next_attempt_at"),
+    )
+
+    recipient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("batch_calls.batch_id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    phone_number: Mapped[str] = mapped_column(String(32))
+    client_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timezones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # When an active attempt was last checked against Twilio (reconciliation after a crash).
+    checked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class BatchAttemptRow(Base):
+    """One dial of one recipient, written before Twilio is asked: (recipient, attempt_no) is unique, so no
+    attempt is ever dialed twice, whichever process or replica claimed it."""
+
+    __tablename__ = "batch_attempts"
+    __table_args__ = (UniqueConstraint("recipient_id", "attempt_no"),)
+
+    attempt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("batch_recipients.recipient_id", ondelete="CASCADE"), index=True
+    )
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # completed | voicemail | busy | no-answer | failed | unknown | cancelled
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class SuppressionRow(Base):
+    """Do-not-call list: a number here is never dialed by a campaign (checked at dial time)."""
+
+    __tablename__ = "suppression_list"
+
+    phone_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api | call | import
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+
+
 class ConversationSignatureRow(Base):
     """A signed realtime-socket URL: consumed once (``used_at``), by whichever replica the socket reaches."""
 

@@ -23,6 +23,7 @@ from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
 from sdr_agent.storage.repos.ids import new_id
 from sdr_agent.telephony import variables
+from sdr_agent.telephony.call_config import TelephonyCallConfig
 from sdr_agent.telephony.twilio.rest import TwilioError, twilio_gateway
 from sdr_agent.telephony.twilio.signature import public_url
 
@@ -32,6 +33,7 @@ E164_PATTERN = r"^\+[1-9]\d{1,14}$"
 _E164 = re.compile(E164_PATTERN)
 VOICE_OUTBOUND_PATH = "/twiml/voice_outbound"
 STATUS_CALLBACK_PATH = "/twiml/status"
+AMD_CALLBACK_PATH = "/twiml/amd"
 
 
 class CallSetupError(Exception):
@@ -52,6 +54,8 @@ class OutboundCallRequest:
     config_override: dict[str, Any] = field(default_factory=dict)
     # ElevenLabs' agent_phone_number_id; None = the agent's assigned number, else SDR_TWILIO_FROM_NUMBER.
     phone_number_id: str | None = None
+    # ElevenLabs' telephony_call_config: ring time and Twilio answering-machine detection.
+    telephony: TelephonyCallConfig = field(default_factory=TelephonyCallConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,52 +88,113 @@ async def place_outbound_call(services: Services, request: OutboundCallRequest) 
         raise CallSetupError(
             422, f"to_number {request.to_number!r} is not an E.164 number (e.g. +15551234567)"
         )
-    conversation_id = new_id("conv")
     async with services.db.session() as session:
-        agent = await agents_repo.get_agent(session, request.agent_id)
-        if agent is None:
-            raise CallSetupError(404, f"agent '{request.agent_id}' not found")
-        number = await _calling_number(session, services, request)
-        provided = _check_variables(agent.conversation_config, request)
-        dynamic = {
-            **variables.placeholder_defaults(agent.conversation_config),
-            **provided,
-            **variables.system_variables(
-                agent_id=agent.agent_id,
-                conversation_id=conversation_id,
-                caller_id=number.e164,
-                called_number=request.to_number,
-                call_sid=None,
-            ),
-        }
-        await conversations_repo.create_conversation(
-            session,
-            conversation_id=conversation_id,
+        prepared = await prepare_outbound_call(session, services, request, new_id("conv"))
+    placed = await dial_prepared(services, prepared)
+    log.info("outbound call %s placed for conversation %s", placed.call_sid, placed.conversation_id)
+    return placed
+
+
+async def _record_conversation(
+    session: AsyncSession,
+    agent: agents_repo.Agent,
+    number: _CallingNumber,
+    request: OutboundCallRequest,
+    conversation_id: str,
+) -> None:
+    provided = _check_variables(agent.conversation_config, request)
+    dynamic = {
+        **variables.placeholder_defaults(agent.conversation_config),
+        **provided,
+        **variables.system_variables(
             agent_id=agent.agent_id,
-            direction="outbound",
-            status="initiated",
-            from_number=number.e164,
-            to_number=request.to_number,
-            phone_number_id=number.phone_number_id,
-            dynamic_variables=dynamic,
-            config_override=dict(request.config_override),
-            metadata={"phone_call": _phone_call_metadata(number, request.to_number)},
-        )
+            conversation_id=conversation_id,
+            caller_id=number.e164,
+            called_number=request.to_number,
+            call_sid=None,
+        ),
+    }
+    metadata: dict[str, Any] = {"phone_call": _phone_call_metadata(number, request.to_number)}
+    amd = request.telephony.machine_detection
+    if amd is not None:
+        # Read back by the AMD callback (any replica): what to do with each verdict.
+        metadata["answering_machine_detection"] = {
+            "mode": amd.mode,
+            "hang_up_on": sorted(amd.hang_up_on),
+            "answered_by": None,
+        }
+    await conversations_repo.create_conversation(
+        session,
+        conversation_id=conversation_id,
+        agent_id=agent.agent_id,
+        direction="outbound",
+        status="initiated",
+        from_number=number.e164,
+        to_number=request.to_number,
+        phone_number_id=number.phone_number_id,
+        dynamic_variables=dynamic,
+        config_override=dict(request.config_override),
+        metadata=metadata,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A conversation recorded for a call not yet placed (the dialer commits it with the attempt)."""
+
+    conversation_id: str
+    to_number: str
+    number: _CallingNumber
+    telephony: TelephonyCallConfig
+
+
+async def prepare_outbound_call(
+    session: AsyncSession, services: Services, request: OutboundCallRequest, conversation_id: str
+) -> PreparedCall:
+    """Validate and record the conversation in the caller's transaction; raises CallSetupError."""
+    if not is_e164(request.to_number):
+        raise CallSetupError(422, f"to_number {request.to_number!r} is not an E.164 number")
+    agent = await agents_repo.get_agent(session, request.agent_id)
+    if agent is None:
+        raise CallSetupError(404, f"agent '{request.agent_id}' not found")
+    number = await _calling_number(session, services, request)
+    await _record_conversation(session, agent, number, request, conversation_id)
+    return PreparedCall(conversation_id, request.to_number, number, request.telephony)
+
+
+async def dial_prepared(services: Services, prepared: PreparedCall) -> PlacedCall:
+    """Ask Twilio to place a prepared call; on refusal the conversation is marked failed."""
+    conversation_id = prepared.conversation_id
     try:
-        call_sid = await twilio_gateway(services).create_call(
-            to=request.to_number,
-            from_=number.e164,
-            url=webhook_url(services, VOICE_OUTBOUND_PATH, conversation_id),
-            status_callback=webhook_url(services, STATUS_CALLBACK_PATH, conversation_id),
-            account_sid=number.account_sid,
-            auth_token=number.auth_token,
+        call_sid = await _create_call(
+            services, prepared.to_number, prepared.number, prepared.telephony, conversation_id
         )
     except TwilioError as exc:
         await _mark_failed(services, conversation_id, exc)
         raise CallSetupError(_api_status(exc), _describe(exc, conversation_id), conversation_id) from exc
     await record_call_sid(services, conversation_id, call_sid)
-    log.info("outbound call %s placed for conversation %s", call_sid, conversation_id)
     return PlacedCall(conversation_id=conversation_id, call_sid=call_sid)
+
+
+async def _create_call(
+    services: Services,
+    to_number: str,
+    number: _CallingNumber,
+    telephony: TelephonyCallConfig,
+    conversation_id: str,
+) -> str:
+    amd = telephony.machine_detection
+    return await twilio_gateway(services).create_call(
+        to=to_number,
+        from_=number.e164,
+        url=webhook_url(services, VOICE_OUTBOUND_PATH, conversation_id),
+        status_callback=webhook_url(services, STATUS_CALLBACK_PATH, conversation_id),
+        account_sid=number.account_sid,
+        auth_token=number.auth_token,
+        machine_detection=amd.twilio_mode if amd else None,
+        amd_callback=webhook_url(services, AMD_CALLBACK_PATH, conversation_id) if amd else None,
+        timeout_s=telephony.ringing_timeout_secs,
+    )
 
 
 async def record_call_sid(services: Services, conversation_id: str, call_sid: str) -> None:

@@ -79,12 +79,28 @@ class TwilioGateway:
         status_callback: str,
         account_sid: str | None = None,
         auth_token: str | None = None,
-        machine_detection: bool = False,
+        machine_detection: str | None = None,
+        amd_callback: str | None = None,
+        timeout_s: int | None = None,
     ) -> str:
-        """Place a call whose TwiML comes from ``url``; returns the call sid."""
+        """Place a call whose TwiML comes from ``url``; returns the call sid.
+
+        ``machine_detection`` is Twilio's MachineDetection (Enable | DetectMessageEnd); with ``amd_callback``
+        it runs asynchronously (AsyncAmd) and the verdict is POSTed there. ``timeout_s`` is the ring time.
+        """
         credentials = self._credentials(account_sid, auth_token)
         client = self._client(credentials)
-        extra: dict[str, str] = {"machine_detection": "Enable"} if machine_detection else {}
+        extra: dict[str, object] = {}
+        if machine_detection:
+            extra["machine_detection"] = machine_detection
+            if amd_callback:
+                extra.update(
+                    async_amd="true",
+                    async_amd_status_callback=amd_callback,
+                    async_amd_status_callback_method="POST",
+                )
+        if timeout_s is not None:
+            extra["timeout"] = timeout_s
 
         def create() -> str | None:
             call = client.calls.create(
@@ -116,6 +132,14 @@ class TwilioGateway:
                 log.info("hang-up of %s: call already gone", call_sid)
                 return
             raise
+
+    async def fetch_status(
+        self, call_sid: str, credentials: Credentials | None = None
+    ) -> tuple[str, str | None]:
+        """(CallStatus, AnsweredBy) as Twilio knows them now: reconciles calls whose callbacks were lost."""
+        client = self._client(credentials or self._credentials(None, None))
+        call = await self._run(lambda: client.calls(call_sid).fetch())
+        return str(call.status or ""), (str(call.answered_by) if call.answered_by else None)
 
     async def redirect(self, call_sid: str, twiml: str) -> None:
         """Replace the live call's TwiML (Twilio closes the media stream and runs this instead)."""

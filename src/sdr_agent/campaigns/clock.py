@@ -1,0 +1,46 @@
+"""The dialer's notion of now, injectable so tests can walk through evenings, weekends and DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = when.astimezone(UTC)
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+CLOCK_KEY = "campaign_clock"
+
+
+def clock_of(extras: dict[str, object]) -> Clock:
+    """The clock a test put in ``services.extras``, else the system clock."""
+    found = extras.get(CLOCK_KEY)
+    return found if isinstance(found, (SystemClock, FakeClock)) else SystemClock()
