@@ -59,7 +59,8 @@ def make_agent(base_url: str, *, first_message: str = "Hi, this is Sam from Acme
 
 
 class Waiter:
-    """Collects callback values from the SDK's thread; ``wait_for`` blocks (bounded) until a predicate holds."""
+    """Collects callback values from the SDK's thread; ``wait_for`` blocks (bounded) until a predicate
+    holds."""
 
     def __init__(self) -> None:
         self.items: list[str] = []

@@ -10,7 +10,9 @@ from elevenlabs.conversational_ai.conversation import Conversation, Disconnectio
 from tests.conftest import API_KEY
 from tests.web.conftest import Waiter, make_agent
 
-pytestmark = [pytest.mark.filterwarnings("ignore:The `__fields__` attribute is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The `__fields__` attribute is deprecated:DeprecationWarning"),
+]
 
 
 def test_text_only_chat_answers_from_the_knowledge_base_and_is_stored(web_server: str) -> None:

@@ -26,6 +26,9 @@ _ROUTER_MODULES: list[str] = [
     "sdr_agent.api.webhook_deliveries",
     "sdr_agent.api.metrics",
     "sdr_agent.web.socket",
+    "sdr_agent.web.simulate",
+    "sdr_agent.web.console",
+    "sdr_agent.web.socket",
 ]
 
 # module path -> (start, stop) functions named `on_startup` / `on_shutdown`

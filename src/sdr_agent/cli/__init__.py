@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sdr_agent.cli import agents, bench, call, db, demo, kb, server
+from sdr_agent.cli import agents, bench, call, chat, db, demo, kb, server
 
 app = typer.Typer(help="sdr-agent: self-hosted AI SDR voice agent", no_args_is_help=True)
 app.command("serve")(server.serve)
@@ -13,4 +13,5 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(kb.app, name="kb")
 app.add_typer(bench.app, name="bench")
 app.command("call")(call.call)
+app.command("chat")(chat.chat)
 app.command("demo")(demo.demo)
