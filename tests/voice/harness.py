@@ -4,7 +4,6 @@ a caller that streams 20 ms frames on an absolute clock, a scripted dialogue and
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,11 @@ from sdr_agent.voice.ports import CallOutcome
 from sdr_agent.voice.session import CallSession
 
 FRAME = 160
+
+
+def _now() -> float:
+    """The running loop's clock: virtual under ``on_virtual_clock``, monotonic otherwise."""
+    return asyncio.get_running_loop().time()
 
 
 @dataclass
@@ -47,7 +51,7 @@ class FakeTwilioLine:
         self.queue.append(_Mark(name))
 
     async def send_clear(self) -> None:
-        self.clears.append(time.monotonic() - self.t0)
+        self.clears.append(_now() - self.t0)
         pending = [item for item in self.queue if isinstance(item, _Mark)]
         self.queue.clear()
         for mark in pending:
@@ -72,13 +76,13 @@ class FakeTwilioLine:
         n = 0
         while True:
             n += 1
-            await asyncio.sleep(max(0.0, self.t0 + n * 0.02 - time.monotonic()))
+            await asyncio.sleep(max(0.0, self.t0 + n * 0.02 - _now()))
             while self.queue and isinstance(self.queue[0], _Mark):
                 self._echo(self.queue.popleft())  # type: ignore[arg-type]
             if self.queue:
                 frame = self.queue.popleft()
                 assert isinstance(frame, bytes)
-                self.heard.append((time.monotonic() - self.t0, frame))
+                self.heard.append((_now() - self.t0, frame))
 
     def heard_at(self, index: int) -> np.ndarray | None:
         """Agent PCM heard during caller frame ``index`` (20 ms slots since t0)."""
@@ -129,7 +133,7 @@ async def drive_caller(
     rng = np.random.default_rng(7)
     delay_frames = round(echo_delay_ms / 20)
     for index in range(int(duration_s / 0.02)):
-        await asyncio.sleep(max(0.0, line.t0 + index * 0.02 - time.monotonic()))
+        await asyncio.sleep(max(0.0, line.t0 + index * 0.02 - _now()))
         frame = timeline.frame(index, rng)
         if echo_gain:
             leaked = line.heard_at(index - delay_frames)

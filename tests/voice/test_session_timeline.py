@@ -1,8 +1,8 @@
-"""Scripted-timeline tests of the call loop with fake engines, in real time (a few seconds each)."""
+"""Scripted-timeline tests of the call loop with fake engines, on a virtual clock (``virtual_time``)."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from tests.voice.harness import (
     ScriptedDialogue,
     drive_caller,
 )
+from tests.voice.virtual_time import on_virtual_clock
 
 OPENING = (
     "Hi, this is Alex from Acme Cloud, I am calling because your team signed up for our newsletter "
@@ -38,6 +39,7 @@ def build(dialogue: Any, stt: Any, *, vad: Any = None, tts: Any = None, **config
         ),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
         transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
     )
     line.session = session
     return session, line, sink, control
@@ -45,7 +47,7 @@ def build(dialogue: Any, stt: Any, *, vad: Any = None, tts: Any = None, **config
 
 async def run_call(session: CallSession, line: FakeTwilioLine, timeline: CallerTimeline, seconds: float,
                    **drive: Any) -> None:
-    t0 = time.monotonic()
+    t0 = asyncio.get_running_loop().time()
     line.start(t0)
     await session.start()
     try:
@@ -59,6 +61,7 @@ def agent_turns(sink: MemorySink) -> list[Any]:
     return [t for t in sink.turns if t.role == "agent"]
 
 
+@on_virtual_clock
 async def test_real_interruption_stops_agent_within_150ms_and_keeps_heard_text() -> None:
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "The Team plan costs 49 dollars per user.")
     stt = FakeSTT(["wait how much does it cost"], partial_after_ms=60.0, claim_after_ms=20.0)
@@ -82,6 +85,7 @@ async def test_real_interruption_stops_agent_within_150ms_and_keeps_heard_text()
     assert any("49 dollars" in (t.message or "") for t in agent_turns(sink)[1:])
 
 
+@on_virtual_clock
 async def test_backchannel_does_not_interrupt_or_clear() -> None:
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Should not answer a backchannel.")
     stt = FakeSTT(["uh-huh"], partial_after_ms=60.0, claim_after_ms=20.0)
@@ -97,6 +101,7 @@ async def test_backchannel_does_not_interrupt_or_clear() -> None:
     assert dialogue.user_turns == []  # no reply to "uh-huh"
 
 
+@on_virtual_clock
 async def test_attenuated_echo_does_not_interrupt() -> None:
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Should not answer echo.")
     stt = FakeSTT(["this would be the echo"], partial_after_ms=60.0)
@@ -110,6 +115,7 @@ async def test_attenuated_echo_does_not_interrupt() -> None:
     assert dialogue.user_turns == []
 
 
+@on_virtual_clock
 async def test_engine_failure_speaks_fallback_line_and_call_goes_on() -> None:
     reply = "Our onboarding takes one day."
     dialogue = ScriptedDialogue("Hello there.", reply=lambda text: reply, fail_on="price")
@@ -126,6 +132,7 @@ async def test_engine_failure_speaks_fallback_line_and_call_goes_on() -> None:
     assert session.stats.engine_errors >= 1
 
 
+@on_virtual_clock
 async def test_stop_mid_sentence_keeps_partial_transcript() -> None:
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "unused")
     session, line, sink, _ = build(dialogue, FakeSTT([]))
@@ -137,10 +144,11 @@ async def test_stop_mid_sentence_keeps_partial_transcript() -> None:
     assert sink.outcome is not None and sink.outcome.ended_ok
 
 
+@on_virtual_clock
 async def test_malformed_frames_are_skipped() -> None:
     dialogue = ScriptedDialogue("Hi.", reply=lambda text: "ok")
     session, line, _sink, _ = build(dialogue, FakeSTT([]))
-    line.start(time.monotonic())
+    line.start(asyncio.get_running_loop().time())
     await session.start()
     await session.on_media(b"")
     await session.on_media(bytes([0xFF]) * 160)
@@ -150,6 +158,7 @@ async def test_malformed_frames_are_skipped() -> None:
     assert session.stats.frames_in == 1
 
 
+@on_virtual_clock
 async def test_goodbye_hangs_up_after_the_closing_line_is_heard() -> None:
     dialogue = ScriptedDialogue("Hi.", reply=lambda text: "Thanks, goodbye.")
     stt = FakeSTT(["ok goodbye"], partial_after_ms=60.0)
@@ -164,6 +173,7 @@ async def test_goodbye_hangs_up_after_the_closing_line_is_heard() -> None:
     assert agent_turns(sink)[-1].interrupted is False
 
 
+@on_virtual_clock
 async def test_silence_reprompts_once_then_says_goodbye_and_hangs_up() -> None:
     dialogue = ScriptedDialogue("Hi.", reply=lambda text: "ok")
     session, line, sink, control = build(dialogue, FakeSTT([]), turn_timeout_s=1.0)
@@ -188,6 +198,7 @@ def _noise_burst(ms: float, rms_level: float = 3000.0) -> np.ndarray:
     return np.clip(rng.normal(0.0, rms_level, int(8 * ms)), -32768, 32767).astype(np.int16)
 
 
+@on_virtual_clock
 async def test_tone_and_noise_burst_do_not_interrupt_with_a_real_vad() -> None:
     from sdr_agent.engines.local.vad import SileroVAD
 

@@ -20,6 +20,11 @@ def normalise_words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
 
 
+def contains_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
+
+
 class BackchannelClassifier:
     def __init__(self, backchannels: Iterable[str]) -> None:
         phrases = [tuple(normalise_words(p)) for p in backchannels]

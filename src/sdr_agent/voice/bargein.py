@@ -33,6 +33,9 @@ class BargeInConfig:
     vad_threshold: float = 0.5
     min_vad_ratio: float = 0.6  # share of the high-energy run the VAD must call speech
     candidate_frames: int = 2
+    # Layered mode only ducks at a candidate (no pause), so it can afford to fire on the first frame where
+    # energy and the VAD agree: 20 ms earlier is 20 ms less of full-level agent over the caller.
+    duck_frames: int = 1
     # "layered" (shipped): energy + VAD + first words; "energy": the seed's detector alone cuts the agent;
     # "vad": VAD speech for the seed's minimum duration cuts the agent. The last two exist for comparison.
     mode: Literal["layered", "energy", "vad"] = "layered"
@@ -89,7 +92,7 @@ class BargeInDetector:
         """A voice the VAD hears below the seed's energy threshold."""
         if self.onset_ms is None:
             self.onset_ms = frame_start_ms - (self._soft_run - 1) * frame_ms
-        if not self.candidate and self._soft_run >= self.config.candidate_frames + 1:
+        if not self.candidate and self._soft_run >= self._frames_needed() + 1:
             self.candidate = True
             return BargeInEvent.CANDIDATE
         sustained = self._soft_run * frame_ms >= self.config.energy.min_speech_ms
@@ -107,11 +110,15 @@ class BargeInDetector:
         votes = list(self._run_vad)[-recent:]
         return sum(votes) >= max(2, int(self.config.min_vad_ratio * len(votes) + 0.5))
 
+    def _frames_needed(self) -> int:
+        return self.config.duck_frames if self.config.mode == "layered" else self.config.candidate_frames
+
     def _candidate_ready(self) -> bool:
         votes = list(self._run_vad)
-        if len(votes) < self.config.candidate_frames:
+        needed = self._frames_needed()
+        if len(votes) < needed:
             return False
-        recent = votes[-self.config.candidate_frames :]
+        recent = votes[-needed:]
         return all(recent) or not self.config.vad_confirm or self.config.mode != "layered"
 
     def reset(self) -> None:

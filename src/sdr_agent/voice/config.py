@@ -13,6 +13,9 @@ from sdr_agent.voice.bargein import BargeInConfig
 from sdr_agent.voice.energy import EnergyConfig
 from sdr_agent.voice.ports import CallControl, CallRecordSink
 
+DEFAULT_STOP_PHRASES = ("stop", "wait", "hold on", "hang on", "excuse me", "sorry", "one second",
+                        "one moment", "shut up", "not interested", "no no")
+
 
 @dataclass
 class SessionDeps:
@@ -33,14 +36,19 @@ class SessionConfig:
     hold_finalize_ms: float = 150.0
     hold_quiet_resume_ms: float = 150.0  # an unconfirmed onset followed by this much quiet resumes at once
     final_timeout_s: float = 3.0
-    decision_window_ms: float = 900.0
-    words_wait_cap_ms: float = 2500.0  # past the window, wait this long (from onset) for a pending final
     turn_timeout_s: float = 7.0
     max_duration_s: float = 600.0
     lead_s: float = 0.12
     mark_grace_s: float = 2.0
     voice: str | None = None
     backchannels: list[str] = field(default_factory=list)
+    # Backchannel or interruption (voice/interruption.py); per agent under conversation_config "turn".
+    duck_db: float = 14.0  # how much quieter the agent gets at a caller's onset
+    end_pause_ms: float = 160.0  # a VAD pause this long ends a backchannel
+    backchannel_max_ms: float = 560.0  # still voiced this long after the onset: the agent goes silent
+    interrupt_ms: float = 1000.0  # still voiced this long: an interruption (clear, answer)
+    words_wait_ms: float = 600.0  # a short sound keeps the agent ducked at most this long for its words
+    stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
     bargein: BargeInConfig = field(default_factory=BargeInConfig)
     audio_dir: Path | None = None
 
@@ -66,7 +74,6 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
         ),
         end_silence_ms=end_silence,
         speculative_ms=min(200.0, end_silence / 2),
-        decision_window_ms=float(b.decision_window_ms),
         turn_timeout_s=turn_timeout if turn_timeout > 0 else 3600.0,
         max_duration_s=float(
             _get(conversation_config, "conversation.max_duration_seconds", settings.turn.max_duration_s)
@@ -74,6 +81,10 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
         lead_s=settings.turn.playback_lead_ms / 1000.0,
         voice=_get(conversation_config, "tts.voice_id", None) or settings.tts.voice,
         backchannels=list(_get(conversation_config, "turn.backchannels", b.backchannels)),
+        duck_db=float(_get(conversation_config, "turn.duck_db", 14.0)),
+        backchannel_max_ms=float(_get(conversation_config, "turn.backchannel_max_ms", 560.0)),
+        interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1000.0)),
+        stop_phrases=list(_get(conversation_config, "turn.stop_phrases", DEFAULT_STOP_PHRASES)),
         bargein=BargeInConfig(
             energy=EnergyConfig(
                 factor=b.energy_factor,

@@ -1,14 +1,27 @@
-"""Barge-in while the agent is audible: stop sending at the caller's speech onset, then let the first
-recognised words decide — a real interruption sends ``clear`` and ends the agent turn with only what the
-caller heard; a backchannel, the agent's own echo or a short sound lets it carry on with the same sentence
-(no ``clear``, so at most a short pause)."""
+"""Barge-in while the agent is audible, decided the way a person does it: yield audibly at once, then keep
+talking through "uh-huh" and stop for a real interruption.
+
+At the caller's speech onset (``BargeInEvent.CANDIDATE``: energy and the VAD agree) the agent *ducks*
+(``duck_db`` quieter) instead of going silent, so a backchannel costs no pause. Then:
+- a sound that ends (a VAD pause of ``end_pause_ms``) within ``backchannel_max_ms`` is a backchannel, a
+  cough or a click: back to full level — at once when nothing sustained was heard, or when its words arrive
+  (at most ``words_wait_ms`` after the onset), so a short "Stop." can still be caught by its words;
+- a voice still going at ``backchannel_max_ms`` makes the agent go silent (no ``clear`` yet: a long
+  "right, right" that ends soon after resumes with a short pause); still going at ``interrupt_ms`` it is an
+  interruption: ``clear``, the turn ends with only what the caller heard, and the caller is answered;
+- explicit stop words ("stop", "wait", "hold on", ...) in the caller's words interrupt at once, whenever
+  they arrive — including after a short sound was let pass — because a duration rule lets "Stop." through.
+Words never decide that a hum is harmless: Whisper hears "mm-hmm" as "No" or "It has.". They only speed up
+a stop, keep a recognised backchannel phrase ducked rather than silent, and drop the agent's own echo.
+The "energy" and "vad" detectors (kept for the bench comparison) pause at the onset and cut on confirmation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from sdr_agent.voice.agent_turn import AgentTurn
-from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict
+from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict, contains_phrase, normalise_words
 from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
 from sdr_agent.voice.caller_turn import Utterance
 from sdr_agent.voice.config import SessionConfig
@@ -18,17 +31,22 @@ from sdr_agent.voice.recorder import CallRecorder
 from sdr_agent.voice.stats import CallStats
 
 MAX_ONSET_LOOKBACK_MS = 200.0
+VOICE_PROB = 0.35  # the segmenter's stop threshold: below it a frame is a pause in the caller's voice
+FRAME_MS = 20.0
 
 
 class Hold:
-    """The agent stopped sending because the caller started talking; waiting for words to decide."""
+    """The agent yielded because the caller started making a sound; deciding what the sound is."""
 
     def __init__(self, onset_at: float, paused_at: float, audible_until: float) -> None:
         self.onset_at = onset_at
-        self.paused_at = paused_at
-        self.audible_until = audible_until  # the paced lead already at Twilio still plays until then
+        self.paused_at = paused_at  # when the agent yielded (ducked, or paused for the comparison detectors)
+        self.audible_until = audible_until  # full-level audio already at Twilio plays until then
+        self.silent_at: float | None = None  # when sending stopped (a voice that kept going)
         self.confirmed = False  # energy + VAD sustained for the seed's minimum duration
         self.utterance: Utterance | None = None
+        self.quiet_ms = 0.0  # VAD pause running now
+        self.ended_at: float | None = None  # the sound stopped (a pause of end_pause_ms)
 
 
 class InterruptionController:
@@ -52,10 +70,17 @@ class InterruptionController:
         self._on_interrupted = on_interrupted
         self.detector = BargeInDetector(config.bargein)
         self.classifier = BackchannelClassifier(config.backchannels)
+        self._stop_phrases = [tuple(normalise_words(p)) for p in config.stop_phrases if normalise_words(p)]
         self.hold: Hold | None = None
+        self._released: Utterance | None = None  # a short sound let pass: its late words may still stop us
+
+    @property
+    def _layered(self) -> bool:
+        return self._config.bargein.mode == "layered"
 
     def new_agent_turn(self) -> None:
         self.detector.reset()
+        self._released = None
 
     def bind_utterance(self, turn: AgentTurn | None, utterance: Utterance | None, now: float) -> None:
         if utterance is not None and self._agent_speaking(turn, now):
@@ -68,93 +93,126 @@ class InterruptionController:
             return False
         return self.hold is not None or self._player.audible(now) or turn.producing
 
+    def is_stop(self, text: str) -> bool:
+        words = normalise_words(text)
+        return any(contains_phrase(words, phrase) for phrase in self._stop_phrases)
+
     async def on_frame(
         self, turn: AgentTurn | None, energy: float, prob: float, frame_start_ms: float, audio_ms: float,
         now: float,
     ) -> None:
         event = self.detector.process(energy, prob, frame_start_ms)
         if not self._agent_speaking(turn, now) or turn is None:
-            if self._player.paused and self.hold is None:
+            if self.hold is None and (self._player.paused or self._player.ducked):
                 self._player.resume()
+                self._player.unduck()
             return
+        hold = self.hold
+        if hold is not None:
+            hold.quiet_ms = hold.quiet_ms + FRAME_MS if prob < VOICE_PROB else 0.0
+            if hold.quiet_ms >= self._config.end_pause_ms and hold.ended_at is None:
+                hold.ended_at = now
+            elif hold.quiet_ms == 0.0:
+                hold.ended_at = None
         utterance = self._listener.utterance
         if utterance is not None and utterance.discarded:
             return  # still the backchannel we already let pass
-        if event is BargeInEvent.CANDIDATE and self.hold is None:
+        if event is BargeInEvent.CANDIDATE and hold is None:
             onset_ms = self.detector.onset_ms if self.detector.onset_ms is not None else frame_start_ms
             # On a noisy line the energy run may have begun long before this voice did.
             onset_ms = max(onset_ms, frame_start_ms - MAX_ONSET_LOOKBACK_MS)
             onset_at = now - (audio_ms - onset_ms) / 1000.0
-            self._player.pause()
+            if self._layered:
+                self._player.duck(self._config.duck_db)
+            else:
+                self._player.pause()
             audible_until = max(now, self._player.playout_end)
             self.hold = Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
             self.hold.utterance = utterance
             self._stats.bargein_holds += 1
-        elif event is BargeInEvent.CONFIRMED and self.hold is not None:
-            self.hold.confirmed = True
-            if self._config.bargein.mode != "layered":
-                await self._interrupt(turn, self.hold, now)  # single-layer detectors cut at once
+        elif event is BargeInEvent.CONFIRMED and hold is not None:
+            hold.confirmed = True
+            if not self._layered:
+                await self._interrupt(turn, hold, now)  # single-layer detectors cut at once
 
     async def on_words(self, turn: AgentTurn | None, utterance: Utterance, now: float) -> None:
         hold = self.hold
         if hold is not None and (hold.utterance is utterance or _replaceable(hold.utterance)):
             hold.utterance = utterance
-            await self._decide(turn, utterance.text, now)
+            if self.is_stop(utterance.text):
+                await self._interrupt(turn, hold, now)
+            elif self._layered:
+                await self.on_tick(turn, now)
+        elif (
+            hold is None and utterance is self._released and turn is not None and not turn.closed
+            and self.is_stop(utterance.text)
+        ):
+            # "Stop." was short enough to pass as a backchannel; its words arrived after the agent came
+            # back to full level. Stop now and answer it.
+            self._released = None
+            utterance.discarded = False
+            self._listener.reclaim(utterance)
+            await self._interrupt(turn, Hold(utterance.started_at, now, self._player.playout_end), now)
 
     async def on_tick(self, turn: AgentTurn | None, now: float) -> None:
         hold = self.hold
-        if hold is None:
-            return
-        if not hold.confirmed and self._listener.quiet_for(now) >= self._config.hold_quiet_resume_ms / 1000.0:
-            # A click or a cough: nothing sustained, nothing said. Carry on.
-            self._resume(turn, hold, counted_as=None)
-        elif now - hold.onset_at >= self._config.decision_window_ms / 1000.0:
-            utterance = hold.utterance
-            no_words_yet = utterance is None or not utterance.text
-            if no_words_yet and now - hold.onset_at < self._config.words_wait_cap_ms / 1000.0:
-                # The agent is already silent for the caller, so waiting for the recogniser costs nothing
-                # audible; guessing would cut the agent on every slow "uh-huh".
-                return
-            text = utterance.text if utterance is not None else ""
-            await self._decide(turn, text, now, timed_out=True)
-
-    async def _decide(self, turn: AgentTurn | None, text: str, now: float, timed_out: bool = False) -> None:
-        hold = self.hold
         if hold is None or turn is None:
             return
+        config = self._config
+        if not self._layered:
+            if not hold.confirmed and self._listener.quiet_for(now) >= config.hold_quiet_resume_ms / 1000.0:
+                self._resume(turn, hold, counted_as=None)
+            return
+        elapsed_ms = (now - hold.onset_at) * 1000.0
+        text = hold.utterance.text if hold.utterance is not None else ""
         verdict = self.classifier.classify(text, agent_text=turn.spoken_text())
-        if verdict is WordsVerdict.NONE and not timed_out:
+        if hold.ended_at is not None:
+            if not hold.confirmed and not text:
+                self._resume(turn, hold, counted_as=None)  # a click or a cough: nothing sustained, no words
+            elif verdict is WordsVerdict.INTERRUPTION and _is_short_question(text):
+                await self._interrupt(turn, hold, now)  # "How much?" over the agent is a question
+            elif text or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None:
+                # Already silent: every frame of waiting for words would be heard as a pause.
+                counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
+                self._resume(turn, hold, counted_as=counted)
             return
-        if verdict is WordsVerdict.INTERRUPTION or (
-            verdict is WordsVerdict.NONE and hold.confirmed and self._listener.segmenter.in_speech
-        ):
+        if elapsed_ms >= config.interrupt_ms:
             await self._interrupt(turn, hold, now)
-            return
-        # A backchannel or the agent's own echo is dropped; no words at all (a cough) leaves the utterance
-        # alone, so anything it later turns out to say is still answered.
-        self._resume(turn, hold, counted_as=None if verdict is WordsVerdict.NONE else verdict)
+        elif elapsed_ms >= config.backchannel_max_ms and hold.silent_at is None:
+            if verdict is WordsVerdict.BACKCHANNEL and elapsed_ms < config.interrupt_ms:
+                return  # "right, right" recognised while still going: stay ducked, not silent
+            self._player.pause()
+            hold.silent_at = now
+            hold.audible_until = max(now, self._player.playout_end)
 
-    def _resume(self, turn: AgentTurn | None, hold: Hold, counted_as: WordsVerdict | None) -> None:
-        if turn is not None and counted_as is not None:
+    def _resume(self, turn: AgentTurn, hold: Hold, counted_as: WordsVerdict | None) -> None:
+        if counted_as is not None:
             if counted_as is WordsVerdict.ECHO:
                 turn.echo_ignored += 1
             else:
                 turn.backchannels += 1
-            if self._clock() > hold.audible_until:
+            if hold.silent_at is not None and self._clock() > hold.audible_until:
                 turn.hiccups += 1
         self._stats.resumes += 1
         if hold.utterance is not None and counted_as is not None:
             self._listener.discard(hold.utterance)
+            self._released = hold.utterance
         self.hold = None
         self.detector.reset()
+        self._player.unduck()
         self._player.resume()
 
-    async def _interrupt(self, turn: AgentTurn, hold: Hold, now: float) -> None:
+    async def _interrupt(self, turn: AgentTurn | None, hold: Hold, now: float) -> None:
         self.hold = None
+        self._player.unduck()
+        if turn is None:
+            self._player.resume()
+            return
         self._stats.interruptions += 1
         await self._player.clear()
         self._recorder.cut_agent_after(now)
         self._player.drop_pending()
+        self._player.resume()
         if turn.task is not None:
             turn.task.cancel()
         stopped_at = min(now, hold.audible_until)
@@ -162,6 +220,16 @@ class InterruptionController:
         turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
         turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
         self._on_interrupted(turn, stopped_at)
+
+
+_QUESTION_WORDS = frozenset({"how", "what", "why", "when", "where", "who", "which", "can", "could", "is",
+                             "are", "do", "does", "will", "would"})
+
+
+def _is_short_question(text: str) -> bool:
+    """A short sound whose words are a real question ("How much?"): too short for the duration rule."""
+    words = normalise_words(text)
+    return len(words) >= 2 and words[0] in _QUESTION_WORDS and text.rstrip().endswith("?")
 
 
 def _replaceable(utterance: Utterance | None) -> bool:

@@ -117,6 +117,15 @@ class CallerListener:
             if not turn.utterances:
                 self.turn = None
 
+    def reclaim(self, utterance: Utterance) -> None:
+        """A sound let pass as a backchannel turned out to say "stop": it is the caller's turn after all."""
+        if self.turn is None:
+            self.turn = CallerTurn()
+        if utterance not in self.turn.utterances:
+            self.turn.utterances.insert(0, utterance)
+        if self.turn.last_voice_at is None:
+            self.turn.last_voice_at = utterance.ended_at or utterance.started_at
+
     async def _send(self, frame: AudioFrame) -> None:
         try:
             await self._stream.send(frame)

@@ -18,7 +18,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sdr_agent.audio.mulaw import ULAW_SILENCE
+import numpy as np
+
+from sdr_agent.audio.mulaw import ULAW_SILENCE, pcm_to_ulaw, ulaw_to_pcm
 from sdr_agent.voice.transport import MediaTransport
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class PacedPlayer:
         self._cursor = 0.0  # when the last sent frame finishes playing
         self._wakeup = asyncio.Event()
         self._paused = False
+        self._gain = 1.0  # < 1 while ducked under a caller's onset
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.frames_sent = 0
@@ -145,6 +148,19 @@ class PacedPlayer:
     def resume(self) -> None:
         self._paused = False
         self._wakeup.set()
+
+    @property
+    def ducked(self) -> bool:
+        return self._gain < 1.0
+
+    def duck(self, db: float) -> None:
+        """Keep talking, ``db`` quieter, from the next frame sent: the audible yield at a caller's onset
+        (a person who hears "uh-huh" softens without stopping). What is already at Twilio (≤ lead) plays
+        at full level."""
+        self._gain = 10 ** (-abs(db) / 20)
+
+    def unduck(self) -> None:
+        self._gain = 1.0
 
     async def clear(self) -> None:
         """Send ``clear`` and rewind every frame Twilio had not started playing, so it can be re-sent."""
@@ -233,6 +249,9 @@ class PacedPlayer:
             self._sent.append((entry, self._cursor))
             await self._transport.send_mark(name)
             return
+        payload = entry.ulaw
+        if self._gain < 1.0:  # the original stays in history: a rewound frame is re-sent as it was
+            payload = pcm_to_ulaw((ulaw_to_pcm(payload).astype(np.float32) * self._gain).astype(np.int16))
         start = max(self._cursor, now)
         self._cursor = start + FRAME_S
         self._segments[entry.segment_id].play_starts.append(start)
@@ -241,8 +260,8 @@ class PacedPlayer:
             self.first_frame_at = now
         self.frames_sent += 1
         if self._on_frame_sent is not None:
-            self._on_frame_sent(entry.ulaw, start)
-        await self._transport.send_media(entry.ulaw)
+            self._on_frame_sent(payload, start)
+        await self._transport.send_media(payload)
 
     def _trim_history(self, now: float) -> None:
         # Frames that started playing more than a second ago can never be rewound.
