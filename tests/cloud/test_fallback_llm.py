@@ -82,7 +82,7 @@ async def test_mid_reply_failure_continues_without_repeating(primary: tuple[Any,
     events = await run(llm)
     await llm.aclose()
     assert text_of(events) == "Our pricing starts at $49 a seat, billed monthly."
-    said_by_primary = fallback.requests[0].hints["already_said"]
+    said_by_primary = fallback.requests[0].already_said
     assert said_by_primary and "Our pricing starts at $49".startswith(said_by_primary.strip())
     assert llm.switches[0].reason.startswith("EngineError")
 

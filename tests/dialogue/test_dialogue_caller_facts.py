@@ -44,7 +44,9 @@ def test_find_email(text: str, email: str | None) -> None:
         ("I'm not interested", "not_interested"),
         ("We already use Gong", "competitor"),
         ("It sounds too expensive for us", "price"),
-        ("I'm driving, call me later", "bad_timing"),
+        ("I'm driving, call me later", "call_later"),
+        ("I'm driving right now", "bad_timing"),
+        ("Please call me back tomorrow", "call_later"),
         ("Just send me some info", "send_info"),
         ("I'm not the decision maker", "authority"),
         ("How does it work?", None),
@@ -58,6 +60,7 @@ def test_human_requests_voicemail_and_meeting_proposals() -> None:
     assert asks_for_human("Can I speak to a real person?")
     assert asks_for_human("Transfer me to a human")
     assert not asks_for_human("Our team has a person for that")
+    assert not asks_for_human("Am I talking to a real person?")
     assert looks_like_voicemail("You've reached Dana, please leave a message after the tone")
     assert not looks_like_voicemail("Hello, Dana speaking")
     assert proposes_meeting("Would you be open to a short call next week?")

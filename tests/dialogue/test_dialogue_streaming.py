@@ -7,7 +7,7 @@ import pytest
 from dialogue_support import KeywordRetriever, agent_config, make_dialogue, say
 
 from sdr_agent.dialogue.base import SpeakText
-from sdr_agent.engines.base import EngineError, LLMEvent, LLMFinished, LLMRequest, TextDelta
+from sdr_agent.engines.base import EngineError, LLMEvent, LLMFinished, LLMRequest, ReplyAct, TextDelta
 from sdr_agent.engines.fakes import FakeLLM
 
 
@@ -70,4 +70,4 @@ async def test_agent_llm_settings_pass_through() -> None:
     request = llm.requests[0]
     assert (request.temperature, request.max_tokens) == (0.2, 120)
     assert {tool.name for tool in request.tools} == {"end_call", "book_meeting"}
-    assert request.hints["intent"] == "QUESTION"
+    assert request.brief is not None and request.brief.act in (ReplyAct.ANSWER, ReplyAct.FOLLOW_UP)

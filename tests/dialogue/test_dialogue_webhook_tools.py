@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from dialogue_support import agent_config, make_dialogue, say
 
-from sdr_agent.engines.base import ToolCall
+from sdr_agent.engines.base import LLMEvent, LLMFinished, LLMRequest, ToolCall, ToolCallDelta
 from sdr_agent.engines.fakes import FakeLLM, FakeReply
 from sdr_agent.engines.local.grounded import GroundedResponder
 
@@ -155,16 +155,18 @@ async def test_get_tool_runs_at_once_with_secret_header_and_result_is_spoken(
 
 async def test_grounded_responder_speaks_the_tool_summary(crm: CRM) -> None:
     class Scripted(GroundedResponder):
+        """The offline responder, plus one webhook call on its first reply."""
+
         def __init__(self) -> None:
             super().__init__()
             self.first = True
 
-        def compose(self, request):  # type: ignore[no-untyped-def]
-            reply = super().compose(request)
-            if self.first:
-                self.first = False
-                reply.call("check_availability", {"region": "us", "day": "mon"})
-            return reply
+        async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+            first, self.first = self.first, False
+            async for event in super().stream(request):
+                if first and isinstance(event, LLMFinished):
+                    yield ToolCallDelta(ToolCall("c1", "check_availability", {"region": "us", "day": "mon"}))
+                yield event
 
     turn = await say(dialogue_for(crm, Scripted()), "Is Monday open?")
     assert "Tuesday has open slots in the morning." in turn.text

@@ -53,7 +53,6 @@ def build_request(inp: AnalysisInput, facts_hint: dict[str, Any]) -> LLMRequest:
         messages=[ChatMessage(role="system", content=_SYSTEM), ChatMessage(role="user", content=user)],
         temperature=0.0,
         max_tokens=800,
-        hints={"task": "post_call_analysis"},
     )
 
 

@@ -98,8 +98,13 @@ class CallActions:
             if validated is not None:
                 yield ToolActivity(
                     tool_call_record(validated, called=False),
-                    tool_result_record(validated.call.id, validated.tool.name, "cancelled by the caller",
-                                       is_error=False, called=False),
+                    tool_result_record(
+                        validated.call.id,
+                        validated.tool.name,
+                        "cancelled by the caller",
+                        is_error=False,
+                        called=False,
+                    ),
                 )
                 if validated.tool.name == BOOK_MEETING:
                     line = self.playbook.cancelled_booking
@@ -185,16 +190,34 @@ class CallActions:
             yield event
 
     @property
-    def detects_voicemail(self) -> bool:
+    def has_voicemail_tool(self) -> bool:
         return self.toolbox.by_system_type("voicemail_detection") is not None
 
-    async def leave_voicemail(self) -> AsyncIterator[DialogueEvent]:
-        self.facts.voicemail = True
-        validated = self._system_call("voicemail_detection", {"reason": "voicemail greeting"})
+    async def end_quietly(self, reason: str) -> AsyncIterator[DialogueEvent]:
+        """Hang up after a closing line the dialogue already said (no second goodbye)."""
+        validated = self._system_call("end_call", {"reason": reason})
         if validated is None:
+            self.finish(reason)
+            yield EndCall(reason)
             return
         async for event in self.run(validated, spoken_so_far=True):
             yield event
+
+    async def leave_voicemail(self, message: str) -> AsyncIterator[DialogueEvent]:
+        """Say the agent's voicemail message, record the voicemail tool (when configured) and hang up."""
+        self.facts.voicemail = True
+        yield speak(message)
+        validated = self._system_call("voicemail_detection", {"reason": "voicemail greeting"})
+        if validated is None:
+            async for event in self.end_quietly("voicemail detected"):
+                yield event
+            return
+        outcome = await execute_tool(validated, self.run_context)
+        self.facts.tools_used.append({"tool": validated.tool.name, "ok": True})
+        if outcome.activity is not None:
+            yield outcome.activity
+        self.finish("voicemail detected")
+        yield EndCall("voicemail detected")
 
     async def escalate(self, turn: CallerTurn) -> AsyncIterator[DialogueEvent]:
         reason = "caller asked for a human" if turn.asks_for_human else "caller sentiment stayed negative"
@@ -217,8 +240,13 @@ class CallActions:
             yield event
 
     def _meeting_booked(self, meeting: MeetingRequest, result: dict[str, Any]) -> None:
-        self.facts.meetings.append({
-            "starts_at": meeting.starts_at.isoformat(), "timezone": meeting.timezone,
-            "when_text": meeting.when_text, "name": meeting.name, "email": meeting.email,
-            "meeting_id": result.get("meeting_id"),
-        })
+        self.facts.meetings.append(
+            {
+                "starts_at": meeting.starts_at.isoformat(),
+                "timezone": meeting.timezone,
+                "when_text": meeting.when_text,
+                "name": meeting.name,
+                "email": meeting.email,
+                "meeting_id": result.get("meeting_id"),
+            }
+        )

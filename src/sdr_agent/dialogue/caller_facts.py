@@ -1,11 +1,13 @@
 """Facts the dialogue notices in what the caller says: name, email, objections, a request for a human,
-a voicemail greeting, a wish to meet. Pure functions over one utterance."""
+a voicemail greeting, a wish to meet. Pure functions over one utterance; the phrase lists live in
+``dialogue.lexicon`` (shared with post-call analysis)."""
 
 from __future__ import annotations
 
 import re
 
 from sdr_agent.dialogue.intents import normalize_utterance
+from sdr_agent.dialogue.lexicon import AI_QUESTION, HUMAN_REQUEST, OBJECTIONS, VOICEMAIL
 
 _NAME = re.compile(
     r"\b(?i:my name is|my name's|name is|this is|it's|it is|call me|i am|i'm)\s+"
@@ -56,67 +58,6 @@ _EMAIL_SPOKEN = re.compile(
 )
 _SPOKEN_SYMBOLS = {" dot ": ".", " underscore ": "_", " dash ": "-"}
 
-OBJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "not_interested",
-        re.compile(
-            r"\b(?:not interested|no interest|not for us|not something we need"
-            r"|we'?re good|we are good|we'?re all set|don'?t need (?:it|this|that))\b"
-        ),
-    ),
-    (
-        "bad_timing",
-        re.compile(
-            r"\b(?:busy|bad time|not a good time|in a meeting|driving|call (?:me )?(?:back )?later"
-            r"|no time|swamped|next quarter|not right now)\b"
-        ),
-    ),
-    (
-        "price",
-        re.compile(
-            r"\b(?:too expensive|expensive|budget|can'?t afford|too much money|pricey|costly"
-            r"|cost(?:s)? too much)\b"
-        ),
-    ),
-    (
-        "competitor",
-        re.compile(
-            r"\b(?:already (?:use|using|have|work with)|happy with (?:our|what|the)"
-            r"|current (?:vendor|provider|tool|solution)|we use)\b"
-        ),
-    ),
-    (
-        "send_info",
-        re.compile(
-            r"\b(?:send me (?:some )?(?:info|information|an email|details|something)"
-            r"|just email me|email me (?:some|the) (?:info|details))\b"
-        ),
-    ),
-    (
-        "authority",
-        re.compile(
-            r"\b(?:not (?:the|my) decision|not the right person|talk to my (?:boss|manager)"
-            r"|decision maker|makes those decisions|makes the decisions)\b"
-        ),
-    ),
-)
-
-_HUMAN_REQUEST = re.compile(
-    r"\b(?:(?:talk|speak|chat) (?:to|with) (?:a |an |the |your |some )?(?:human|real person|person|manager|"
-    r"supervisor|someone|somebody|representative|rep|agent|operator|live agent|actual person|boss)"
-    r"|(?:get|give|transfer|connect|put) me (?:to|with|through to)? ?(?:a |an |the |your )?"
-    r"(?:human|real person|"
-    r"manager|supervisor|representative|operator|someone)|are you a (?:robot|bot|machine|real person)"
-    r"|(?:human|real person|manager|supervisor),? please|i want a (?:human|real person|manager))\b"
-)
-
-_VOICEMAIL = re.compile(
-    r"\b(?:leave (?:a|your|me a) (?:message|name and number|voicemail)|after the (?:tone|beep)"
-    r"|at the (?:tone|beep)|(?:not|un)available (?:to take|right now|at the moment)"
-    r"|can'?t (?:come to|take) (?:the|your) (?:phone|call)"
-    r"|voice ?mail|mailbox|record your message|please leave|you have reached|you've reached)\b"
-)
-
 _MEETING_WISH = re.compile(
     r"\b(?:book|schedule|set up|setup|arrange|pencil|put (?:me|us) down|lock (?:it|that) in|grab|reserve"
     r"|let'?s (?:do|meet|talk)|(?:happy|glad|open|up) (?:to|for) (?:a |the )?(?:meeting|call|demo|chat)"
@@ -156,19 +97,22 @@ def find_email(text: str) -> str | None:
 
 
 def find_objection(text: str) -> str | None:
+    """The objection kind in ``text`` by the shared lexicon's patterns (``dialogue.lexicon``)."""
     norm = normalize_utterance(text)
-    for kind, pattern in OBJECTION_PATTERNS:
+    for kind, pattern in OBJECTIONS:
         if pattern.search(norm):
-            return kind
+            return kind.value
     return None
 
 
 def asks_for_human(text: str) -> bool:
-    return bool(_HUMAN_REQUEST.search(normalize_utterance(text)))
+    """A request for a person; "are you a robot?" is a question about the agent, not such a request."""
+    norm = normalize_utterance(text)
+    return bool(HUMAN_REQUEST.search(norm)) and not AI_QUESTION.search(norm)
 
 
 def looks_like_voicemail(text: str) -> bool:
-    return bool(_VOICEMAIL.search(normalize_utterance(text)))
+    return bool(VOICEMAIL.search(normalize_utterance(text)))
 
 
 def wants_meeting(text: str) -> bool:

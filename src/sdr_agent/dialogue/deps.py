@@ -14,6 +14,8 @@ from sdr_agent.engines.base import ContextPassage, Embedder, LanguageModel
 
 Retriever = Callable[[str, Sequence[str], int], Awaitable[list[ContextPassage]]]
 MeetingBooker = Callable[[MeetingRequest], Awaitable[dict[str, Any]]]
+# Merges a patch into the conversation record's metadata at once (an opt-out must not wait for the hang-up).
+MetadataWriter = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -23,7 +25,9 @@ class DialogueDeps:
     book_meeting: MeetingBooker | None  # persists the meeting; returns a result dict
     http: httpx.AsyncClient | None  # for webhook tools (None: a client per request)
     clock: Callable[[], datetime]  # aware UTC "now"
-    embedder: Embedder | None = None  # optional nearest-neighbour help for the intent classifier
+    embedder: Embedder | None = None  # the product's sentence embedder: routing by example, answer matching
+    write_metadata: MetadataWriter | None = None
+    languages: frozenset[str] = frozenset({"en"})  # languages the call's voice can speak
     context_window_tokens: int = 4096
     max_output_tokens: int = 200
     retrieval_k: int = 3

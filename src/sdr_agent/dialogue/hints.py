@@ -1,65 +1,44 @@
-"""Turn state handed to the LLM: structured hints (for the offline grounded responder, which cannot read a
-prompt) and a few prompt notes (for generative models)."""
+"""The dialogue's plan for a turn, written for a generative model's system prompt: who the agent is, what
+this reply must do and the sentences the dialogue would say (to phrase, not to invent around)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sdr_agent.dialogue.facts import CallFacts
-from sdr_agent.dialogue.phases import CallPhase
-from sdr_agent.dialogue.playbook import Playbook
-from sdr_agent.dialogue.turn_analysis import CallerTurn
+from sdr_agent.dialogue.persona import AgentPersona
+from sdr_agent.engines.base import ReplyAct, TurnBrief
+
+_ACT_NOTES = {
+    ReplyAct.ANSWER: "Answer the caller's question from the knowledge base context, then move the call "
+    "forward.",
+    ReplyAct.FOLLOW_UP: "The knowledge base does not answer this: say you will follow up; do not guess.",
+    ReplyAct.INTRODUCE: "The caller asked who you are or why you are calling: say who you are and why, "
+    "briefly.",
+    ReplyAct.GATEKEEPER: "You reached a gatekeeper: ask for the right person and a good time to call back.",
+    ReplyAct.OBJECTION: "Answer the objection in one or two short sentences and offer a next step.",
+    ReplyAct.ASK_TIME: "The caller is open to a meeting: ask for a day and time.",
+    ReplyAct.BOOK: "The caller gave a day and time for the meeting: call book_meeting with their words.",
+    ReplyAct.CLOSE: "Close the call politely and call end_call.",
+}
 
 
-def build_hints(
-    turn: CallerTurn,
-    *,
-    phase: CallPhase,
-    facts: CallFacts,
-    playbook: Playbook,
-    next_question: str | None,
-    meeting_proposed: bool,
-    can_book: bool,
-    agent_name: str,
-) -> dict[str, Any]:
-    slot = turn.slot
-    return {
-        "intent": turn.intent.value,
-        "polarity": turn.polarity,
-        "phase": phase.value,
-        "user_text": turn.text,
-        "first_turn": len(facts.intents) == 1,
-        "caller_name": facts.caller_name,
-        "caller_email": facts.caller_email,
-        "agent_name": agent_name,
-        "objection": turn.objection,
-        "objection_count": facts.objection_count(turn.objection) if turn.objection else 0,
-        "wants_meeting": turn.wants_meeting,
-        "slot": {
-            "text": slot.text,
-            "complete": slot.complete,
-            "timezone": slot.timezone,
-            "has_day": slot.day_text is not None,
-        }
-        if slot
-        else None,
-        "meeting_proposed": meeting_proposed,
-        "meeting_booked": bool(facts.meetings),
-        "can_book": can_book,
-        "next_question": next_question,
-        "playbook": {
-            "meeting_pitch": playbook.meeting_pitch,
-            "follow_up": playbook.follow_up,
-            "goodbye": playbook.goodbye,
-            "ask_time": playbook.ask_time,
-        },
-    }
-
-
-def prompt_notes(phase: CallPhase, next_question: str | None, facts: CallFacts) -> list[str]:
+def prompt_notes(persona: AgentPersona, brief: TurnBrief, facts: CallFacts) -> list[str]:
     notes: list[str] = []
-    if next_question and phase in (CallPhase.CALL_START, CallPhase.DISCOVERY):
-        notes.append(f"If it fits, ask this qualifying question next: {next_question}")
+    who = persona.introduction()
+    if who:
+        notes.append(f"On this call: {who} {persona.reason()}".strip())
+    notes.append(
+        "If asked whether you are a robot or an AI, say honestly that you are an AI assistant. "
+        "Never claim to be "
+        "human. Never offer a discount the knowledge base does not mention."
+    )
+    if act_note := _ACT_NOTES.get(brief.act):
+        notes.append(act_note)
+    notes.extend(brief.guidance)
+    if brief.draft:
+        notes.append(
+            "A reply that would work (rephrase it if you like, keep any facts exact): "
+            + " ".join(brief.draft)
+        )
     if facts.caller_name:
         notes.append(f"The caller's name is {facts.caller_name}.")
     if facts.meetings:

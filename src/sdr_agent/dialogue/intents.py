@@ -283,4 +283,3 @@ class IntentClassifier:
                 "no" if re.search(r"\b(?:no|not|don'?t|doesn'?t)\b", normalize_utterance(text)) else "yes"
             )
         return IntentResult(intent, polarity, confidence=score)
-

@@ -4,20 +4,26 @@ model sent invalid arguments it is asked once more with the error (the invalid c
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
+from sdr_agent.dialogue.text_tool_calls import TextToolCallFilter
 from sdr_agent.dialogue.tool_args import ToolArgumentError, ValidatedCall
 from sdr_agent.engines.base import (
     ChatMessage,
     LanguageModel,
     LLMFinished,
     LLMRequest,
+    ReplyAct,
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    TurnBrief,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_RETRIES = 1
 
@@ -47,12 +53,18 @@ def retry_request(request: LLMRequest, rejected: list[tuple[ToolCall, str]]) -> 
                 name=call.name,
             )
         )
-    hints = {
-        **request.hints,
-        "tool_error": "; ".join(error for _, error in rejected),
-        "rejected_tools": [call.name for call, _ in rejected],
-    }
-    return replace(request, messages=messages, hints=hints)
+    errors = "; ".join(error for _, error in rejected)
+    retry_line = (
+        "What day and time would work best for you?"
+        if "when" in errors
+        else "Sorry, could you say that once more?"
+    )
+    brief = TurnBrief(
+        ReplyAct.RETRY_TOOL,
+        draft=(retry_line,),
+        guidance=(f"The tool call was rejected: {errors}",),
+    )
+    return replace(request, messages=messages, brief=brief)
 
 
 async def _close(stream: AsyncIterator[object]) -> None:
@@ -70,23 +82,38 @@ async def stream_llm_turn(
     attempt_request = request
     for attempt in range(MAX_RETRIES + 1):
         rejected: list[tuple[ToolCall, str]] = []
+        text_calls = TextToolCallFilter([spec.name for spec in attempt_request.tools])
         stream = llm.stream(attempt_request)
+
+        def checked(
+            call: ToolCall,
+            rejected: list[tuple[ToolCall, str]] = rejected,
+            final: bool = attempt >= MAX_RETRIES,
+        ) -> ValidatedCall | RejectedCall:
+            try:
+                return validate(call)
+            except ToolArgumentError as exc:
+                rejected.append((call, str(exc)))
+                return RejectedCall(call, str(exc), final=final)
+
         try:
             async for event in stream:
                 if isinstance(event, TextDelta):
-                    yield event
+                    if speakable := text_calls.feed(event.text):
+                        yield TextDelta(speakable)
                 elif isinstance(event, ToolCallDelta):
-                    try:
-                        validated = validate(event.call)
-                    except ToolArgumentError as exc:
-                        rejected.append((event.call, str(exc)))
-                        yield RejectedCall(event.call, str(exc), final=attempt >= MAX_RETRIES)
-                    else:
-                        yield validated
+                    yield checked(event.call)
                 elif isinstance(event, LLMFinished):
                     break
         finally:
             await _close(stream)
+        tail, written_calls = text_calls.finish()
+        if tail:
+            yield TextDelta(tail)
+        if text_calls.dropped:
+            log.warning("model wrote a tool call as text; not spoken: %r", text_calls.dropped[:200])
+        for call in written_calls:
+            yield checked(call)
         if not rejected or attempt >= MAX_RETRIES:
             return
         attempt_request = retry_request(attempt_request, rejected)
@@ -108,7 +135,8 @@ async def speak_tool_results(
         ChatMessage("tool", value, tool_call_id=v.call.id, name=v.tool.name) for v, value, _ in results
     ]
     summary = " ".join(spoken for _, _, spoken in results if spoken)
-    follow = replace(request, messages=messages, tools=[], hints={**request.hints, "tool_result": summary})
+    brief = TurnBrief(ReplyAct.TOOL_RESULT, draft=(summary,) if summary else ())
+    follow = replace(request, messages=messages, tools=[], brief=brief)
     speech = SpeechTextStream()
     said = False
     async with contextlib.aclosing(stream_llm_turn(llm, follow, validate)) as items:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -145,6 +146,35 @@ class ContextPassage:
     score: float = 0.0
 
 
+class ReplyAct(StrEnum):
+    """What the dialogue decided this reply must do (the dialogue composes replies; engines phrase them)."""
+
+    ANSWER = "answer"  # a question the knowledge base answers
+    FOLLOW_UP = "follow_up"  # a question it does not: promise to follow up
+    GREET = "greet"
+    INTRODUCE = "introduce"  # who is calling and why
+    OBJECTION = "objection"
+    GATEKEEPER = "gatekeeper"
+    ACKNOWLEDGE = "acknowledge"
+    ASK_TIME = "ask_time"
+    BOOK = "book"
+    CLOSE = "close"
+    TOOL_RESULT = "tool_result"
+    RETRY_TOOL = "retry_tool"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnBrief:
+    """The dialogue's plan for one reply. ``draft`` is what it would say (a grounded engine says exactly
+    that; a generative one may phrase it better, and finds the same in its system prompt); ``calls`` are tool
+    calls the dialogue already decided on (a generative model makes its own)."""
+
+    act: ReplyAct
+    draft: tuple[str, ...] = ()
+    calls: tuple[ToolCall, ...] = ()
+    guidance: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class LLMRequest:
     messages: list[ChatMessage]
@@ -153,8 +183,9 @@ class LLMRequest:
     model: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
-    # Structured hints from the dialogue layer (intent, phase, playbook state) for non-generative engines.
-    hints: dict[str, Any] = field(default_factory=dict)
+    brief: TurnBrief | None = None  # set on call turns; None for other uses (post-call analysis, probes)
+    # Text a failed engine already streamed this turn; the fallback engine continues after it.
+    already_said: str = ""
 
 
 @dataclass(frozen=True, slots=True)

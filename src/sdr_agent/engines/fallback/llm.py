@@ -3,7 +3,7 @@
 A first event (text or tool call) later than ``first_result_timeout_s``, an error or a broken stream moves the
 turn to the next engine. If nothing was said yet, the next engine simply answers the same request. If the
 failure came mid-reply, the next engine **restarts** the answer: it gets the same request plus
-``hints["already_said"]`` (the text already streamed), and its opening words are withheld while they repeat
+``already_said`` (the text already streamed), and its opening words are withheld while they repeat
 what the caller heard, so a fallback that reproduces the start continues where the first one stopped, while
 one that phrases it differently starts over audibly (like a person correcting themselves). Tool calls already
 handed on are never handed on twice. The last engine is never timed out: there is nothing after it.
@@ -89,7 +89,7 @@ class _Reply:
     ) -> AsyncGenerator[LLMEvent, None]:
         attempt = request
         if self.said:
-            attempt = dataclasses.replace(request, hints={**request.hints, "already_said": self.said})
+            attempt = dataclasses.replace(request, already_said=self.said)
         repeats = RepeatFilter(self.said)
         async with contextlib.aclosing(first_within(engine.stream(attempt), budget)) as events:
             finished = False

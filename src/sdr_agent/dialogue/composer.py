@@ -1,0 +1,360 @@
+"""What the agent says next, decided in one place for every engine: ``ReplyComposer.compose`` turns a caller
+turn into a typed ``TurnBrief`` — the act, the sentences (quoted knowledge, the agent's own script), and any
+tool call the dialogue already decided on. The offline responder speaks the brief as it is; a generative
+model gets the same plan as guidance and phrases it itself.
+
+The composer remembers what was said (``SaidLog``) and picks an unused variant of every line, so a call
+never hears the same sentence twice.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdr_agent.dialogue.answers import best_sentences
+from sdr_agent.dialogue.guardrails import SaidLog
+from sdr_agent.dialogue.intents import Intent
+from sdr_agent.dialogue.lexicon import Objection, Signal
+from sdr_agent.dialogue.persona import AgentPersona
+from sdr_agent.dialogue.sales_script import (
+    ACKNOWLEDGE_NO,
+    ACKNOWLEDGE_OTHER,
+    ACKNOWLEDGE_YES,
+    ANYTHING_ELSE,
+    FOLLOW_UPS,
+    SalesScript,
+)
+from sdr_agent.dialogue.signals import TurnSignals
+from sdr_agent.dialogue.turn_analysis import CallerTurn
+from sdr_agent.engines.base import ContextPassage, Embedder, ReplyAct, ToolCall, TurnBrief
+
+ASK_TIME = (
+    "What day and time would work best for you?",
+    "Which day and time suits you best?",
+    "When would be a good time for you?",
+)
+ASK_HOUR = ("What time works best for you that day?", "And what time that day would suit you?")
+_TIME_WORDS = re.compile(
+    r"\b(?:morning|afternoon|evening|tonight|tomorrow|today|week|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.|o'?clock)|noon|lunch|later|hour)\b",
+    re.IGNORECASE,
+)
+_AS_MENTIONED = ("As I mentioned, ", "Like I said, ", "Just to repeat, ")
+
+
+@dataclass(slots=True)
+class ComposeContext:
+    passages: Sequence[ContextPassage]
+    first_turn: bool
+    discovery: bool  # the call is still qualifying
+    meeting_proposed: bool  # the last agent line asked about meeting
+    can_book: bool
+    booked: bool
+    caller_name: str | None
+    caller_email: str | None
+    objection_count: int
+
+
+@dataclass(slots=True)
+class ComposerState:
+    asked: list[str] = field(default_factory=list)
+    pitched_at: int = -10
+    turn: int = 0
+    awaiting_time: bool = False
+    awaiting_callback: bool = False
+    awaiting_email: bool = False
+    offered_info: bool = False
+    gatekeeper: bool = False
+    callback_when: str | None = None
+    info_email: str | None = None
+
+
+def _call(name: str, arguments: dict[str, Any]) -> ToolCall:
+    return ToolCall(f"call_{uuid.uuid4().hex[:16]}", name, arguments)
+
+
+def _safe_name(value: str | None) -> str:
+    return " ".join(re.sub(r"[^A-Za-z' -]", "", value or "").split()[:2])
+
+
+class ReplyComposer:
+    def __init__(
+        self, persona: AgentPersona, script: SalesScript, said: SaidLog, embedder: Embedder | None = None
+    ) -> None:
+        self.persona = persona
+        self.script = script
+        self.said = said
+        self.embedder = embedder
+        self.state = ComposerState()
+
+    # ------------------------------------------------------------ helpers
+    def _fresh(self, options: Sequence[str]) -> str:
+        return self.said.fresh(tuple(options)) or ""
+
+    def _brief(self, act: ReplyAct, *parts: str, calls: Sequence[ToolCall] = (), note: str = "") -> TurnBrief:
+        draft = tuple(p.strip() for p in parts if p and p.strip())
+        guidance = (note,) if note else ()
+        return TurnBrief(act, draft, tuple(calls), guidance)
+
+    def _end(self, reason: str) -> ToolCall:
+        return _call("end_call", {"reason": reason})
+
+    def _knowledge(self, question: str, ctx: ComposeContext, limit: int = 2) -> list[str]:
+        found = best_sentences(question, ctx.passages, limit, self.embedder)
+        fresh = [s for s in found if not self.said.said(s)]
+        if fresh or not found:
+            return fresh
+        prefix = self._fresh([p + found[0] for p in _AS_MENTIONED])
+        return [prefix] if prefix else []
+
+    def next_step(self, ctx: ComposeContext) -> str:
+        st = self.state
+        remaining = [q for q in self.script.questions if q not in st.asked and not self.said.said(q)]
+        if remaining and (ctx.discovery or len(st.asked) < 2) and not ctx.booked:
+            st.asked.append(remaining[0])
+            return remaining[0]
+        if ctx.can_book and not ctx.booked and st.turn - st.pitched_at >= 3:
+            pitch = self._fresh(self.script.pitches())
+            if pitch:
+                st.pitched_at = st.turn
+                return pitch
+        if remaining and not ctx.booked:
+            st.asked.append(remaining[0])
+            return remaining[0]
+        return self._fresh(ANYTHING_ELSE)
+
+    def reason_line(self) -> str:
+        reason = self.persona.reason()
+        if reason and not self.said.said(reason):
+            return reason
+        product = self.persona.product
+        return self._fresh((f"I'm reaching out about {product}.",) if product else ())
+
+    def introduction(self) -> str:
+        p = self.persona
+        options = [p.introduction()]
+        if p.agent_name and p.company:
+            options += [
+                f"My name is {p.agent_name}, and I'm with {p.company}.",
+                f"I'm {p.agent_name}, calling from {p.company}.",
+            ]
+        return self._fresh([o for o in options if o])
+
+    # ------------------------------------------------------------ the turn
+    def compose(self, turn: CallerTurn, signals: TurnSignals, ctx: ComposeContext) -> TurnBrief:
+        self.state.turn += 1
+        for make in (self._pending_answer, self._meeting):
+            brief = make(turn, ctx)
+            if brief is not None:
+                return brief
+        if signals.signal is Signal.GATEKEEPER or (
+            self.state.gatekeeper and turn.intent is not Intent.QUESTION
+        ):
+            return self._gatekeeper(turn, ctx)
+        if signals.signal is Signal.IDENTITY:
+            return self._identity(ctx)
+        if signals.objection is not None:
+            return self._objection(signals.objection, turn, ctx)
+        if turn.intent is Intent.QUESTION:
+            return self._question(turn, ctx)
+        if turn.intent is Intent.HELLO:
+            greeting = f"Hi {_safe_name(ctx.caller_name)}." if ctx.caller_name else ""
+            intro = "" if not ctx.first_turn else self.reason_line()
+            return self._brief(
+                ReplyAct.GREET, self._fresh([greeting]) if greeting else "", intro, self.next_step(ctx)
+            )
+        if turn.intent is Intent.CONFIRM:
+            ack = self._fresh(ACKNOWLEDGE_YES if turn.polarity == "yes" else ACKNOWLEDGE_NO)
+            intro = self.reason_line() if ctx.first_turn and turn.polarity == "yes" else ""
+            return self._brief(ReplyAct.ACKNOWLEDGE, ack, intro, self.next_step(ctx))
+        ack = self._fresh(ACKNOWLEDGE_OTHER if turn.intent is not Intent.ACTION else ("Sure.", "Of course."))
+        knowledge = self._knowledge(turn.text, ctx, 1) if turn.word_count >= 5 else []
+        return self._brief(ReplyAct.ACKNOWLEDGE, ack, *knowledge, self.next_step(ctx))
+
+    # ------------------------------------------------------------ moves
+    def _pending_answer(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief | None:
+        """The caller answers something the agent asked: a call-back time, an email, consent to send info."""
+        st = self.state
+        when = turn.slot.text if turn.slot is not None else None
+        if when is None and (match := _TIME_WORDS.search(turn.text)):
+            when = turn.text if turn.word_count <= 8 else match.group(0)
+        if (st.awaiting_callback or st.gatekeeper) and when and turn.intent is not Intent.QUESTION:
+            st.awaiting_callback = False
+            st.callback_when = when
+            thanks = "Thank you for your help." if st.gatekeeper else "Perfect."
+            return self._brief(
+                ReplyAct.CLOSE,
+                thanks,
+                "I'll call back then. Have a great day, goodbye!",
+                calls=[self._end("call back later")],
+            )
+        email = turn.email or (ctx.caller_email if st.awaiting_email and turn.polarity == "yes" else None)
+        if st.awaiting_email and email:
+            st.awaiting_email = False
+            st.info_email = email
+            return self._brief(
+                ReplyAct.ACKNOWLEDGE,
+                f"Thanks, I'll send the information to {email}.",
+                self._fresh(ANYTHING_ELSE),
+            )
+        if st.offered_info and turn.intent is Intent.CONFIRM:
+            st.offered_info = False
+            if turn.polarity == "no":
+                return self._brief(
+                    ReplyAct.CLOSE,
+                    "No problem at all. Thanks for your time, and have a great day.",
+                    calls=[self._end("caller not interested")],
+                )
+            st.awaiting_email = True
+            return self._brief(
+                ReplyAct.ACKNOWLEDGE,
+                self._fresh(ACKNOWLEDGE_YES),
+                "What's the best email address to send it to?",
+            )
+        return None
+
+    def _meeting(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief | None:
+        st = self.state
+        if not ctx.can_book or ctx.booked or st.awaiting_callback:
+            return None
+        if turn.intent is Intent.QUESTION and (turn.slot is None or not turn.wants_meeting):
+            return None  # "how about Tuesday at 3?" offers a time; other questions are answered first
+        slot = turn.slot
+        agreed = ctx.meeting_proposed and turn.polarity == "yes"
+        asked = turn.wants_meeting and turn.intent in (Intent.ACTION, Intent.CONFIRM, Intent.OTHER)
+        invited = ctx.meeting_proposed or st.awaiting_time
+        if slot is not None and slot.complete and (agreed or asked or invited):
+            st.awaiting_time = False
+            arguments: dict[str, Any] = {"when": slot.text}
+            if slot.timezone:
+                arguments["timezone"] = slot.timezone
+            if _safe_name(ctx.caller_name):
+                arguments["name"] = _safe_name(ctx.caller_name)
+            if ctx.caller_email:
+                arguments["email"] = ctx.caller_email
+            return self._brief(
+                ReplyAct.BOOK, self._fresh(ACKNOWLEDGE_YES), calls=[_call("book_meeting", arguments)]
+            )
+        if agreed or asked or (slot is not None and invited):
+            st.awaiting_time = True
+            ask = self._fresh(ASK_HOUR if slot is not None and slot.day_text else ASK_TIME)
+            ack = self._fresh(ACKNOWLEDGE_YES) if turn.polarity != "no" else ""
+            return self._brief(ReplyAct.ASK_TIME, ack, ask or self._fresh(ASK_TIME))
+        return None
+
+    def _gatekeeper(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief:
+        st = self.state
+        first = not st.gatekeeper
+        st.gatekeeper = True
+        product = self.persona.product or "this"
+        if first:
+            who = self.introduction() if not self.said.said(self.persona.introduction()) else ""
+            return self._brief(
+                ReplyAct.GATEKEEPER,
+                "Thanks for letting me know.",
+                who,
+                f"Who would be the best person to speak with about {product}, and when is a good time to "
+                "reach them?",
+            )
+        ask = self._fresh(
+            (
+                "Could you tell me a good time to reach them?",
+                "When would be the best time to try them again?",
+            )
+        )
+        if ask:
+            return self._brief(ReplyAct.GATEKEEPER, self._fresh(("I appreciate it.", "Thank you.")), ask)
+        return self._brief(
+            ReplyAct.CLOSE,
+            "Thanks for your help, I'll try again another time. Goodbye!",
+            calls=[self._end("gatekeeper")],
+        )
+
+    def _identity(self, ctx: ComposeContext) -> TurnBrief:
+        intro = self.introduction()
+        reason = self.reason_line()
+        if not intro and not reason:
+            intro = self._fresh(("I'm an AI assistant calling on behalf of our sales team.",))
+        follow = self._fresh(
+            ("Do you have a quick minute?", "Is now an okay time for a couple of quick questions?")
+        )
+        return self._brief(ReplyAct.INTRODUCE, intro, reason, follow or self.next_step(ctx))
+
+    def _question(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief:
+        answer = self._knowledge(turn.text, ctx)
+        if answer:
+            return self._brief(ReplyAct.ANSWER, *answer, self.next_step(ctx))
+        return self._brief(ReplyAct.FOLLOW_UP, self._fresh(FOLLOW_UPS), self.next_step(ctx))
+
+    def _objection(self, kind: Objection, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief:
+        st = self.state
+        line = self._fresh(self.script.objection_lines.get(kind, ()))
+        note = f"The caller raised an objection ({kind.value}); answer it briefly and kindly."
+        noun = self.script.meeting_noun
+        if kind in (Objection.BAD_TIMING, Objection.CALL_LATER):
+            if turn.slot is not None or (kind is Objection.CALL_LATER and _TIME_WORDS.search(turn.text)):
+                when = turn.slot.text if turn.slot is not None else "then"
+                st.callback_when = when
+                close = "I'll call you back then. Thanks, talk soon!"
+                return self._brief(
+                    ReplyAct.CLOSE, line, close, calls=[self._end("call back later")], note=note
+                )
+            st.awaiting_callback = True
+            ask = self._fresh(
+                (
+                    "When would be a better time for me to call you back?",
+                    "What time would suit you better for a quick call back?",
+                )
+            )
+            return self._brief(ReplyAct.OBJECTION, line, ask, note=note)
+        if kind is Objection.SEND_INFO:
+            email = turn.email or ctx.caller_email
+            if email:
+                st.info_email = email
+                return self._brief(
+                    ReplyAct.OBJECTION,
+                    line,
+                    f"I'll send it to {email}.",
+                    self._fresh(ANYTHING_ELSE),
+                    note=note,
+                )
+            st.awaiting_email = True
+            return self._brief(
+                ReplyAct.OBJECTION, line, "What's the best email address to send it to?", note=note
+            )
+        if kind is Objection.NOT_INTERESTED:
+            if ctx.objection_count >= 2 or st.offered_info:
+                return self._brief(
+                    ReplyAct.CLOSE,
+                    "No problem at all. Thanks for your time, and have a great day.",
+                    calls=[self._end("caller not interested")],
+                    note=note,
+                )
+            st.offered_info = True
+            return self._brief(
+                ReplyAct.OBJECTION,
+                line,
+                "Would it be alright if I sent you a short overview by email instead?",
+                note=note,
+            )
+        if kind is Objection.AUTHORITY:
+            ask = (
+                "Who would be the right person to talk to, and would it make sense to include them in a "
+                f"short {noun}?"
+            )
+            return self._brief(
+                ReplyAct.OBJECTION,
+                line,
+                self._fresh((ask, "Who else should I speak with about this?")),
+                note=note,
+            )
+        query = turn.text + (" price cost plan" if kind is Objection.PRICE else " switch compare")
+        knowledge = self._knowledge(query, ctx, 1)
+        step = self.next_step(ctx)
+        if kind is Objection.COMPETITOR and not step:
+            step = self._fresh(("What do you like most about your current setup?",))
+        return self._brief(ReplyAct.OBJECTION, line, *knowledge, step, note=note)
