@@ -29,6 +29,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy src
 
 test: $(DEV_STAMP) lint
+	bash scripts/chromium-for-tests.sh >/dev/null
 	bash scripts/run-tests.sh
 
 serve: $(STAMP)

@@ -271,6 +271,8 @@ class CallSession:
         self._close_agent_turn(turn, interrupted=False, at=self.clock())
 
     def _close_agent_turn(self, turn: AgentTurn, *, interrupted: bool, at: float) -> None:
+        if turn.closed:
+            return  # heard to the end, then a barge-in decided on it late: the turn is stored once
         turn.closed = True
         turn.interrupted = interrupted
         text = turn.heard_text(self.player, at) if interrupted else turn.spoken_text()
