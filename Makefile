@@ -27,6 +27,7 @@ demo: $(STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 test: $(DEV_STAMP) lint
 	bash scripts/chromium-for-tests.sh >/dev/null

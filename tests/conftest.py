@@ -23,6 +23,7 @@ from sdr_agent.app import create_app
 from sdr_agent.settings import LLMSettings, Settings, STTSettings, TTSSettings
 from sdr_agent.storage.db import Database
 from sdr_agent.storage.migrate import upgrade_async
+from sdr_agent.storage.secrets_boot import prepare_secrets
 
 API_KEY = "test-key"
 TWILIO_SID = "AC" + "0" * 32
@@ -115,6 +116,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(settings.database_url)
     try:
         yield database
+    database.bind_secrets(await prepare_secrets(settings, database.engine))
     finally:
         await database.dispose()
 

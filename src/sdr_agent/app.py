@@ -16,6 +16,7 @@ from sdr_agent.settings import Settings, get_settings
 from sdr_agent.storage.db import Database
 from sdr_agent.storage.migrate import upgrade_async
 
+from sdr_agent.storage.secrets_boot import prepare_secrets
 log = logging.getLogger(__name__)
 
 # Subsystems register start/stop hooks here (engines warm-up, webhook worker, ...).
@@ -30,7 +31,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
-        services = Services(settings=settings, db=Database(settings.database_url))
+        database = Database(settings.database_url)
+        try:
+            # Refuses to start when secrets are stored and no key opens them; encrypts plaintext rows.
+            database.bind_secrets(await prepare_secrets(settings, database.engine))
+        except BaseException:
+            await database.dispose()
+            raise
+        services = Services(settings=settings, db=database)
         app.state.services = services
         for hook in startup_hooks:
             await hook(services)

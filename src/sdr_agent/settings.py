@@ -142,6 +142,19 @@ class RealtimeSettings(BaseModel):
     idle_timeout_s: float = 300.0  # a text chat with no message for this long is ended
 
 
+class ResilienceSettings(BaseModel):
+    """Crash recovery, graceful shutdown and replica leases (issue 17 part B)."""
+
+    # A live call renews its conversation's lease this often; a lease that lapsed means its process died.
+    call_lease_s: float = 30.0
+    # How often each replica looks for conversations whose process died (and once at start-up).
+    recovery_interval_s: float = 15.0
+    # Call audio is written to the database this often, so a crash loses at most this much of it.
+    audio_checkpoint_s: float = 2.0
+    # SIGTERM: live calls hear a closing line and are saved; the process exits within this many seconds.
+    shutdown_grace_s: float = 10.0
+
+
 class CampaignSettings(BaseModel):
     """The outbound dialer (issue 13): batch calls, calling hours, retries."""
 
@@ -215,6 +228,9 @@ class Settings(BaseSettings):
     @property
     def public_ws_base(self) -> str:
         """The public base as a WebSocket URL (Twilio requires wss:// for Streams)."""
+    # Fernet key(s) that encrypt stored secrets (comma-separated; the first encrypts, all decrypt — rotation).
+    # Unset: a key is generated into data_dir/secret.key on a database that holds no secrets yet.
+    secret_key: SecretStr | None = None
         base = self.public_base_url.rstrip("/")
         if base.startswith("https://"):
             return "wss://" + base.removeprefix("https://")
@@ -226,3 +242,4 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)

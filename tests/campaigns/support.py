@@ -11,6 +11,8 @@ import httpx
 
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 OPEN_WINDOW = {"start": "08:00", "end": "21:00", "days": ALL_DAYS}
+
+
 # US numbers (valid for phonenumbers): 202 is Washington DC, 415 San Francisco, 312 Chicago.
 def us_number(n: int, area: str = "202") -> str:
     return f"+1{area}555{n:04d}"

@@ -30,7 +30,6 @@ from sdr_agent.webhooks.runtime import wake_worker
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_LLM_KEY = "analysis_llm"
 # Larger recordings are not inlined into a webhook body (base64 of ~40 minutes of stereo 8 kHz audio).
 MAX_AUDIO_BYTES = 64 * 1024 * 1024
 
@@ -226,10 +225,8 @@ def _wants_llm(services: Services) -> bool:
 
 def _analysis_llm(services: Services) -> LanguageModel:
     """A test- or runtime-provided model, else the voice runtime's, else one built from settings (cached)."""
-    cached = services.extras.get(ANALYSIS_LLM_KEY)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    engines = getattr(services.extras.get("voice"), "engines", None)
-    llm: LanguageModel = getattr(engines, "llm", None) or build_llm(services.settings.llm)
-    services.extras[ANALYSIS_LLM_KEY] = llm
+    if services.analysis_llm is not None:
+        return services.analysis_llm
+    llm = services.voice.engines.llm if services.voice is not None else build_llm(services.settings.llm)
+    services.analysis_llm = llm
     return llm

@@ -7,19 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from sdr_agent.api.deps import SessionDep, require_api_key
 from sdr_agent.api.errors import NotFoundError
-from sdr_agent.api.schemas.conversations import (
+from sdr_agent.api.schemas.paging import DEFAULT_PAGE, CursorQuery, PageSizeQuery, invalid_cursor
+from sdr_agent.schemas.conversations import (
     ConversationResponse,
     ConversationsPage,
     conversation_response,
     list_item,
 )
-from sdr_agent.api.schemas.paging import DEFAULT_PAGE, CursorQuery, PageSizeQuery, invalid_cursor
 from sdr_agent.storage.repos import agents as agents_repo
 from sdr_agent.storage.repos import conversations as conversations_repo
+from sdr_agent.storage.repos import recordings as recordings_repo
 from sdr_agent.storage.repos.pagination import InvalidCursorError
 
 router = APIRouter(
@@ -67,14 +68,22 @@ async def get_conversation(conversation_id: str, session: SessionDep) -> Convers
 
 
 @router.get("/{conversation_id}/audio", response_class=FileResponse)
-async def get_conversation_audio(conversation_id: str, session: SessionDep) -> FileResponse:
-    """The call recording as stored (WAV, 8 kHz, stereo: left caller, right agent)."""
+async def get_conversation_audio(conversation_id: str, session: SessionDep) -> Response:
+    """The call recording (WAV, 8 kHz, stereo: left caller, right agent): from the database, where it is
+    checkpointed during the call (so any replica serves it, and a crashed call keeps its audio so far), else
+    the file a call wrote before that existed."""
     conversation = await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
     if conversation is None:
         raise NotFoundError("conversation", conversation_id)
     if not conversation.audio_path or not Path(conversation.audio_path).is_file():
         raise NotFoundError("audio for conversation", conversation_id)
     return FileResponse(
+    wav = await recordings_repo.load_wav(session, conversation_id)
+    if wav is not None:
+        return Response(
+            wav, media_type="audio/wav",
+            headers={"content-disposition": f'attachment; filename="{conversation_id}.wav"'},
+        )
         conversation.audio_path, media_type="audio/wav", filename=f"{conversation_id}.wav"
     )
 

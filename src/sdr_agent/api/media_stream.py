@@ -19,11 +19,12 @@ from sdr_agent.logs import bind_call
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.agents import get_agent
 from sdr_agent.storage.repos.conversations import get_conversation_by_call_sid
+from sdr_agent.telephony.answer import call_credentials
 from sdr_agent.telephony.twilio import serializer as wire
 from sdr_agent.telephony.twilio.call_control import TwilioCallControl
 from sdr_agent.telephony.twilio.rest import twilio_gateway
-from sdr_agent.telephony.twilio.tokens import call_token_store
-from sdr_agent.voice.runtime import create_session, forget_session
+from sdr_agent.telephony.twilio.tokens import call_tokens
+from sdr_agent.voice.runtime import create_session, forget_session, voice_runtime
 from sdr_agent.voice.session import CallSession
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,14 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
     if start is None or start.call_sid != call_sid:
         await _refuse(websocket, call_sid, "expected a start message for this call")
         return
-    if not call_token_store(services).consume(call_sid, start.custom_parameters.get("token")):
+    if services.draining:
+        await _refuse(websocket, call_sid, "server is shutting down")
+        return
+    if call_sid in voice_runtime(services).calls:
+        # The token is single use, so this is only reachable by a bug; never let two streams share a call.
+        await _refuse(websocket, call_sid, "this call already has a live media stream")
+        return
+    if not await call_tokens(services).consume(call_sid, start.custom_parameters.get("token")):
         await _refuse(websocket, call_sid, "missing, wrong, reused or expired stream token")
         return
     async with services.db.session() as db:
@@ -118,12 +126,18 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
         transport = WebSocketTransport(websocket, start.stream_sid)
         session = await create_session(
             services, conversation=conversation, agent=agent, stream_sid=start.stream_sid, call_sid=call_sid,
-            transport=transport, control=TwilioCallControl(twilio_gateway(services), call_sid),
+            transport=transport,
+            control=TwilioCallControl(
+                twilio_gateway(services), call_sid,
+                await call_credentials(services, conversation.phone_number_id),
+            ),
         )
         try:
             with switches_reported_to(session.record_engine_switch):
                 await session.start()
                 ended_ok, reason = await _pump(websocket, session, transport)
+            if services.draining and not ended_ok:
+                reason = "server shutting down"
             await session.finish(ended_ok=ended_ok, reason=reason)
         finally:
             forget_session(services, call_sid)

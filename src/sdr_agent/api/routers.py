@@ -36,6 +36,7 @@ _HOOK_MODULES: list[str] = [
     "sdr_agent.voice.runtime",
     "sdr_agent.webhooks.runtime",
     "sdr_agent.observability.runtime",
+    "sdr_agent.voice.lifecycle",
 ]
 
 

@@ -44,6 +44,7 @@ class CampaignStateError(ValueError):
 async def cancel_campaign(services: Services, batch_id: str) -> BatchCall:
     """Stop dialing: pending recipients are cancelled; calls already under way finish normally."""
     async with services.db.session() as session:
+        await campaigns_repo.begin_write(session)
         batch = await session.get(BatchCallRow, batch_id)
         if batch is None:
             raise CampaignNotFoundError(batch_id)
@@ -66,6 +67,7 @@ async def retry_campaign(services: Services, batch_id: str, clock: Clock) -> Bat
     """Failed recipients (busy, no answer, failed) get a new round of attempts, inside calling hours."""
     now = clock.now()
     async with services.db.session() as session:
+        await campaigns_repo.begin_write(session)
         batch = await session.get(BatchCallRow, batch_id)
         if batch is None:
             raise CampaignNotFoundError(batch_id)

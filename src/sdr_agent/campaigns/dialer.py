@@ -96,6 +96,7 @@ class Dialer:
     async def dispatch(self) -> int:
         now, real_now = self.clock.now(), datetime.now(UTC)
         async with self.services.db.session() as session:
+            await campaigns_repo.begin_write(session)
             if session.get_bind().dialect.name == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK})
             live = await campaigns_repo.live_call_count(session, real_now - _LIVE_HORIZON)
@@ -194,6 +195,7 @@ class Dialer:
             log.exception("campaign dial failed unexpectedly")
             return
         async with self.services.db.session() as session:
+            await campaigns_repo.begin_write(session)
             attempt = await session.get(BatchAttemptRow, dial.attempt_id)
             if attempt is not None and attempt.call_sid is None:
                 attempt.call_sid = placed.call_sid
@@ -208,6 +210,7 @@ class Dialer:
         to_check: list[tuple[str, str, str | None]] = []
         finished = 0
         async with self.services.db.session() as session:
+            await campaigns_repo.begin_write(session)
             rows = await campaigns_repo.active_attempts(session)
             batches: dict[str, BatchCallRow | None] = {}
             for recipient, attempt, conversation in rows:
@@ -249,6 +252,7 @@ class Dialer:
 
     async def update_batches(self) -> None:
         async with self.services.db.session() as session:
+            await campaigns_repo.begin_write(session)
             for batch_id, status, total, dialed, still_open in await campaigns_repo.open_batches_progress(
                 session
             ):

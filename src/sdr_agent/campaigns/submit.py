@@ -72,6 +72,7 @@ async def submit_campaign(services: Services, request: SubmitRequest, clock: Clo
     now = clock.now()
     start = max(now, request.scheduled_at) if request.scheduled_at else now
     async with services.db.session() as session:
+        await campaigns_repo.begin_write(session)
         agent = await agents_repo.get_agent(session, request.agent_id)
         if agent is None:
             raise SubmitError(404, f"agent '{request.agent_id}' not found")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from types import FrameType
+
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from sdr_agent.app import create_app
 from sdr_agent.logs import configure_logging
 from sdr_agent.settings import Settings, get_settings
 from sdr_agent.storage.migrate import upgrade
+from sdr_agent.voice.lifecycle import drain_calls
+
+log = logging.getLogger(__name__)
 
 INSECURE_WARNING = (
     "INSECURE DEV MODE: SDR_API_KEYS is empty, so every /v1 route is open to anyone who can reach this port. "
@@ -49,4 +58,46 @@ def serve(
     upgrade(settings.database_url)
     app = create_app(settings, migrate=False)
     app.state.insecure_dev = bool(insecure_dev and not settings.api_keys)
-    uvicorn.run(app, host=host, port=port, log_config=None, ws="websockets-sansio", server_header=False)
+    grace = settings.resilience.shutdown_grace_s
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, ws="websockets-sansio", server_header=False,
+        # After the calls were told goodbye, sockets still open get this long to save before being cancelled.
+        timeout_graceful_shutdown=max(1, round(grace / 2)),
+    )
+    DrainingServer(config, app, grace).run()
+
+
+class DrainingServer(uvicorn.Server):
+    """SIGTERM first tells live calls goodbye (``voice.lifecycle.drain_calls``, bounded), then shuts down.
+
+    uvicorn alone would close every media socket at once with 1012 and, with no graceful timeout, wait for
+    them forever. A second signal (or SIGINT) still stops at once.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, grace_s: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._grace_s = grace_s
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self._draining or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            super().handle_exit(sig, frame)
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(self._drain_then_exit(sig, frame)))
+
+    async def _drain_then_exit(self, sig: int, frame: FrameType | None) -> None:
+        try:
+            services = self._app.state.services
+            left = await asyncio.wait_for(drain_calls(services, self._grace_s), self._grace_s + 1)
+            log.info("SIGTERM: calls drained (%d still live are saved on shutdown)", left)
+        except Exception:
+            log.exception("draining calls on SIGTERM failed")
+        finally:
+            super().handle_exit(sig, frame)

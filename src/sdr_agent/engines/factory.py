@@ -8,13 +8,12 @@ wrapped in a fallback, so tests see the failures they inject.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, runtime_checkable
 
 from sdr_agent.engines.base import (
     Embedder,
@@ -29,10 +28,23 @@ from sdr_agent.settings import LLMSettings, Settings, STTSettings, TTSSettings, 
 
 log = logging.getLogger(__name__)
 
+
+@runtime_checkable
+class SupportsWarmUp(Protocol):
+    """An engine that loads its model ahead of the first call."""
+
+    async def warm_up(self) -> None: ...
+
 STT_PROVIDERS = ("whisper", "deepgram", "fake")
 TTS_PROVIDERS = ("hibari", "deepgram", "fake")
 LLM_PROVIDERS = ("grounded", "ollama", "openai", "llamacpp", "fake")
 GENERATIVE_LLMS = ("ollama", "openai", "llamacpp")
+# What an agent's conversation_config may name. Fakes and stand-ins are never among them: only process settings
+# (or a test) choose those, so no API client can switch a live agent to a scripted engine.
+STAND_INS = ("fake",)
+AGENT_STT_PROVIDERS = tuple(p for p in STT_PROVIDERS if p not in STAND_INS)
+AGENT_TTS_PROVIDERS = tuple(p for p in TTS_PROVIDERS if p not in STAND_INS)
+AGENT_LLM_PROVIDERS = tuple(p for p in LLM_PROVIDERS if p not in STAND_INS)
 # Model names that tell nothing about a model we can reach (ElevenLabs' own switch for custom LLMs).
 IGNORED_LLM_NAMES = ("custom-llm", "")
 
@@ -52,14 +64,13 @@ class EngineSet:
         a cold engine is slow, not broken, and the call loop survives engine errors anyway."""
         timings: dict[str, float] = {}
         for label, engine in (("tts", self.tts), ("stt", self.stt)):
-            warm = getattr(engine, "warm_up", None)
-            if warm is None:
+            if not isinstance(engine, SupportsWarmUp):
                 continue
             started = time.perf_counter()
             try:
-                await warm()
+                await engine.warm_up()
             except Exception:
-                log.exception("%s warm-up failed (%s)", label, getattr(engine, "name", "?"))
+                log.exception("%s warm-up failed (%s)", label, type(engine).__name__)
                 continue
             timings[label] = time.perf_counter() - started
         return timings
@@ -94,10 +105,13 @@ def build_stt(settings: STTSettings, vad: VADSettings | None = None) -> SpeechTo
     whisper = _whisper(settings, vad)
     if settings.provider == "whisper":
         return whisper
-    primary = cast(SpeechToText, _cloud("cloud_stt", settings))
+    # Cloud adapters and fallbacks are imported only when settings name them (they pull in HTTP clients).
+    from sdr_agent.engines.cloud.registry import cloud_stt
+    from sdr_agent.engines.fallback import FallbackSTT
+
+    primary = cloud_stt(settings)
     if settings.fallback == "whisper":
-        timeout = settings.first_result_timeout_s
-        return cast(SpeechToText, _fallback("FallbackSTT", [primary, whisper], timeout))
+        return FallbackSTT([primary, whisper], first_result_timeout_s=settings.first_result_timeout_s)
     return primary
 
 
@@ -116,10 +130,13 @@ def build_tts(settings: TTSSettings) -> TextToSpeech:
 
     if settings.provider == "hibari":
         return HibariTTS(settings)
-    primary = cast(TextToSpeech, _cloud("cloud_tts", settings))
+    from sdr_agent.engines.cloud.registry import cloud_tts
+    from sdr_agent.engines.fallback import FallbackTTS
+
+    primary = cloud_tts(settings)
     if settings.fallback == "hibari":
-        engines = [primary, HibariTTS(settings)]
-        return cast(TextToSpeech, _fallback("FallbackTTS", engines, settings.first_audio_timeout_s))
+        timeout = settings.first_audio_timeout_s
+        return FallbackTTS([primary, HibariTTS(settings)], first_result_timeout_s=timeout)
     return primary
 
 
@@ -135,27 +152,22 @@ def build_llm(settings: LLMSettings) -> LanguageModel:
 
         primary: LanguageModel = LlamaCppLLM(settings)
     else:
-        primary = cast(LanguageModel, _cloud("cloud_llm", settings))
+        from sdr_agent.engines.cloud.registry import cloud_llm
+
+        primary = cloud_llm(settings)
     if settings.fallback == "grounded":
-        engines = [primary, grounded_responder()]
-        return cast(LanguageModel, _fallback("FallbackLLM", engines, settings.first_token_timeout_s))
+        from sdr_agent.engines.fallback import FallbackLLM
+
+        timeout = settings.first_token_timeout_s
+        return FallbackLLM([primary, grounded_responder()], first_result_timeout_s=timeout)
     return primary
 
 
 def grounded_responder() -> LanguageModel:
     """The offline default: answers only from retrieved knowledge and the SDR playbook."""
-    module = importlib.import_module("sdr_agent.engines.local.grounded")
-    return cast(LanguageModel, module.GroundedResponder())
+    from sdr_agent.engines.local.grounded import GroundedResponder
 
-
-def _cloud(function: str, settings: Any) -> object:
-    registry = importlib.import_module("sdr_agent.engines.cloud.registry")
-    return cast(object, getattr(registry, function)(settings))
-
-
-def _fallback(adapter: str, engines: list[Any], first_result_timeout_s: float) -> object:
-    module = importlib.import_module("sdr_agent.engines.fallback")
-    return cast(object, getattr(module, adapter)(engines, first_result_timeout_s=first_result_timeout_s))
+    return GroundedResponder()
 
 
 def build_engines(settings: Settings, embedder: Embedder | None = None) -> EngineSet:
@@ -203,12 +215,12 @@ class AgentEngineChoice:
 
         stt = settings.stt
         asr_provider = _text(asr.get("provider"))
-        if asr_provider in STT_PROVIDERS:
+        if asr_provider in AGENT_STT_PROVIDERS:
             stt = stt.model_copy(update={"provider": asr_provider})
 
         tts = settings.tts
         model_id = _text(tts_cfg.get("model_id"))
-        if model_id in TTS_PROVIDERS:
+        if model_id in AGENT_TTS_PROVIDERS:
             tts = tts.model_copy(update={"provider": model_id})
         elif model_id.startswith("aura"):
             tts = tts.model_copy(update={"provider": "deepgram", "deepgram_model": model_id})
@@ -227,7 +239,7 @@ def _llm_choice(base: LLMSettings, prompt: dict[str, Any]) -> LLMSettings:
     update: dict[str, Any] = {}
     requested = _text(prompt.get("llm"))
     provider, _, model = requested.partition(":")
-    if provider in LLM_PROVIDERS:
+    if provider in AGENT_LLM_PROVIDERS:
         update["provider"] = provider
         if model:
             update["model"] = model
@@ -255,7 +267,7 @@ def engines_for_agent(base: EngineSet, settings: Settings, conversation_config: 
     """``base`` with the engines this agent chooses differently; variants are cached on ``base``.
 
     Understood (others are ignored, so any ElevenLabs config is accepted): ``asr.provider`` (whisper,
-    deepgram, fake); ``tts.model_id`` (hibari, deepgram, fake, or a Deepgram ``aura-*`` model);
+    deepgram); ``tts.model_id`` (hibari, deepgram, or a Deepgram ``aura-*`` model);
     ``tts.voice_id``; ``agent.prompt.llm`` (a provider, ``provider:model``, or a bare model name for a
     configured Ollama/OpenAI server); ``agent.prompt.temperature`` and ``max_tokens``.
     """

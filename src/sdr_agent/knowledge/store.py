@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 _WRITE_BATCH = 500
-_SERVICES_KEY = "knowledge"
 
 
 def chunk_id(document_id: str, index: int) -> str:
@@ -169,10 +168,9 @@ def _documents_filter(document_ids: Sequence[str]) -> Any:
 
 
 def knowledge_store(services: Services) -> KnowledgeStore:
-    """The process's store for these services, created on first use and kept in ``services.extras``."""
-    existing = services.extras.get(_SERVICES_KEY)
-    if isinstance(existing, KnowledgeStore):
-        return existing
+    """The process's store for these services, created on first use and kept in ``services.knowledge``."""
+    if services.knowledge is not None:
+        return services.knowledge
     settings = services.settings
     kb = settings.knowledge
     store = KnowledgeStore(
@@ -182,4 +180,5 @@ def knowledge_store(services: Services) -> KnowledgeStore:
         chunking=ChunkingOptions(kb.chunk_target_words, kb.chunk_max_words, kb.chunk_overlap_words),
         cache_max_chunks=kb.vector_cache_max_chunks,
     )
-    return cast(KnowledgeStore, services.extras.setdefault(_SERVICES_KEY, store))
+    services.knowledge = store
+    return store

@@ -1,4 +1,4 @@
-"""Start/stop hooks: each app gets its own ``AppMetrics`` in ``services.extras["metrics"]``, reading the
+"""Start/stop hooks: each app gets its own ``AppMetrics`` in ``services.metrics``, reading the
 voice runtime's live calls and engines (looked up at scrape time, so hook order does not matter)."""
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ from typing import Any
 from sdr_agent.observability.metrics import AppMetrics, register, unregister
 from sdr_agent.services import Services
 
-EXTRAS_KEY = "metrics"
-
 
 def _voice(services: Services) -> Any:
-    return services.extras.get("voice")
+    return services.voice
 
 
 def _engine_objects(engine_set: Any) -> Iterable[Any]:
@@ -25,9 +23,8 @@ def _engine_objects(engine_set: Any) -> Iterable[Any]:
 
 def app_metrics(services: Services) -> AppMetrics:
     """This app's metrics, created (and registered for the call-loop hooks) on first use."""
-    metrics = services.extras.get(EXTRAS_KEY)
-    if isinstance(metrics, AppMetrics):
-        return metrics
+    if services.metrics is not None:
+        return services.metrics
 
     def live_calls() -> Mapping[str, Any]:
         calls = getattr(_voice(services), "calls", None)
@@ -37,7 +34,7 @@ def app_metrics(services: Services) -> AppMetrics:
         return _engine_objects(getattr(_voice(services), "engines", None))
 
     metrics = AppMetrics(live_calls, live_engines)
-    services.extras[EXTRAS_KEY] = metrics
+    services.metrics = metrics
     register(metrics)
     return metrics
 
@@ -47,6 +44,5 @@ async def on_startup(services: Services) -> None:
 
 
 async def on_shutdown(services: Services) -> None:
-    metrics = services.extras.get(EXTRAS_KEY)
-    if isinstance(metrics, AppMetrics):
-        unregister(metrics)
+    if services.metrics is not None:
+        unregister(services.metrics)

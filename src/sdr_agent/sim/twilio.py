@@ -38,7 +38,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sdr_agent.sim.call_record import CallPlan, EchoPath, Outcome, SimulatedCall, make_plan
+from sdr_agent.sim.call_record import (
+    Answerer,
+    CallPlan,
+    EchoPath,
+    MachineEnd,
+    Outcome,
+    SimulatedCall,
+    make_plan,
+)
 from sdr_agent.sim.caller_script import CallerScript, CallerStep
 from sdr_agent.sim.loopback_server import LoopbackServer
 from sdr_agent.sim.stream_probe import ProbeResult, probe_stream
@@ -142,8 +150,15 @@ class TwilioStandIn:
         ring_ms: int = 50,
         max_call_s: float = 300.0,
         parameter_overrides: dict[str, str | None] | None = None,
+        answered_by: Answerer = "human",
+        greeting_ms: int = 1500,
+        machine_end: MachineEnd = "machine_end_beep",
     ) -> CallPlan:
-        """How calls to ``to_number`` go (None = any number without its own plan). Kept until replaced."""
+        """How calls to ``to_number`` go (None = any number without its own plan). Kept until replaced.
+
+        ``answered_by="machine"`` is an answering machine: its greeting lasts ``greeting_ms``, then
+        detection with DetectMessageEnd reports ``machine_end``.
+        """
         plan = make_plan(
             script,
             outcome=outcome,
@@ -152,6 +167,9 @@ class TwilioStandIn:
             ring_ms=ring_ms,
             max_call_s=max_call_s,
             parameter_overrides=parameter_overrides,
+            answered_by=answered_by,
+            greeting_ms=greeting_ms,
+            machine_end=machine_end,
         )
         self._plans[to_number] = plan
         return plan

@@ -14,11 +14,14 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    LargeBinary,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+
+from sdr_agent.storage.secrets import EncryptedString
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -74,6 +77,9 @@ class ConversationRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     duration_secs: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    # The process running the live call renews this lease; a lapsed lease means it died (crash recovery).
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True, index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
     turns: Mapped[list[TranscriptTurnRow]] = relationship(
@@ -123,7 +129,8 @@ class PhoneNumberRow(Base):
     label: Mapped[str] = mapped_column(String(255), default="")
     provider: Mapped[str] = mapped_column(String(32), default="twilio")
     twilio_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    twilio_token: Mapped[str | None] = mapped_column(String(255), nullable=True)  # never returned by the API
+    # Sealed at rest (storage.secrets); never returned by the API.
+    twilio_token: Mapped[str | None] = mapped_column(EncryptedString, nullable=True)
     agent_id: Mapped[str | None] = mapped_column(
         String(64), ForeignKey("agents.agent_id", ondelete="SET NULL"), nullable=True, index=True
     )
@@ -142,7 +149,7 @@ class WebhookConfigRow(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     url: Mapped[str] = mapped_column(String(2048))
     auth_type: Mapped[str] = mapped_column(String(16), default="hmac")
-    secret: Mapped[str] = mapped_column(String(255))  # shown once at creation
+    secret: Mapped[str] = mapped_column(EncryptedString)  # shown once at creation, sealed at rest
     # Seed columns: which events and which agent (None = workspace-wide).
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -316,3 +323,30 @@ class ConversationSignatureRow(Base):
     used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
+
+class CallStreamTokenRow(Base):
+    """The one media-stream token a call ever gets (hashed): any replica consumes it, exactly once."""
+
+    __tablename__ = "call_stream_tokens"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    consumed_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+
+
+class CallAudioChunkRow(Base):
+    """Call audio written while the call runs (stereo 16-bit 8 kHz PCM from ``start_sample``), so a crash
+    keeps the audio so far and every replica can serve it."""
+
+    __tablename__ = "call_audio_chunks"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.conversation_id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    start_sample: Mapped[int] = mapped_column(Integer)
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sdr_agent.dialogue.voicemail import voicemail_message
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import agents as agents_repo
+from sdr_agent.storage.repos import campaigns as campaigns_repo
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos.conversations import Conversation, TurnRecord
 from sdr_agent.telephony.answer import call_credentials
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MESSAGE_END = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})
 _TURN_WRITE_TRIES = 5
+_STREAM_END_WAIT_S = 10.0
+_PENDING: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ async def apply_amd_callback(
     settings = amd if isinstance(amd, dict) else {}
     duration = _int(form.get("MachineDetectionDuration"))
     async with services.db.session() as session:
+        await campaigns_repo.begin_write(session)
         await conversations_repo.merge_conversation_metadata(
             session,
             conversation.conversation_id,
@@ -97,8 +101,16 @@ async def _leave_voicemail(
         return False
     started = conversation.started_at or conversation.created_at
     elapsed = max(0.0, (datetime.now(UTC) - _aware(started)).total_seconds())
-    await _append_agent_turn(services, conversation.conversation_id, message, elapsed)
+    # The redirect ends the media stream; the call's session then writes its own last turn (the greeting it
+    # was saying to the machine). The message goes after it, so the transcript reads in call order.
+    task = asyncio.create_task(
+        _record_after_stream(services, conversation.conversation_id, message, elapsed),
+        name=f"voicemail-turn-{conversation.conversation_id}",
+    )
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
     async with services.db.session() as session:
+        await campaigns_repo.begin_write(session)
         await conversations_repo.merge_conversation_metadata(
             session,
             conversation.conversation_id,
@@ -108,12 +120,25 @@ async def _leave_voicemail(
     return True
 
 
+async def _record_after_stream(services: Services, conversation_id: str, message: str, at_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _STREAM_END_WAIT_S
+    while loop.time() < deadline:
+        async with services.db.session() as session:
+            found = await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
+        if found is None or found.status not in ("initiated", "in-progress"):
+            break
+        await asyncio.sleep(0.1)
+    await _append_agent_turn(services, conversation_id, message, at_s)
+
+
 async def _append_agent_turn(services: Services, conversation_id: str, message: str, at_s: float) -> None:
     # The call's own session may be writing its last turn at this moment (the redirect just ended its
     # stream): a clash on the turn number is retried with the next one.
     for attempt in range(_TURN_WRITE_TRIES):
         try:
             async with services.db.session() as session:
+                await campaigns_repo.begin_write(session)
                 await conversations_repo.append_turn(
                     session,
                     conversation_id,

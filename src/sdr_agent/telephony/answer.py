@@ -1,7 +1,9 @@
 """Answering Twilio's voice webhooks with TwiML: connect the call's media stream, or politely hang up.
 
-Every answer that connects issues a fresh per-call token; the media WebSocket consumes it. Nothing here
-raises to the router for bad data: an unknown number or call gets ``<Say>`` + ``<Hangup>``.
+An answer that connects issues the call's one stream token (``twilio.tokens``); the media WebSocket consumes
+it. A replayed webhook for a call that already got a token, or is live, gets no token: the replayer hears
+``<Say>`` + ``<Hangup>`` and the real call is untouched. Nothing here raises to the router for bad data: an
+unknown number or call gets ``<Say>`` + ``<Hangup>``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from sdr_agent.storage.repos.conversations import Conversation
 from sdr_agent.storage.repos.ids import new_id
 from sdr_agent.telephony import variables
 from sdr_agent.telephony.outbound import record_call_sid
-from sdr_agent.telephony.twilio.rest import twilio_gateway
-from sdr_agent.telephony.twilio.tokens import call_token_store
+from sdr_agent.telephony.twilio.rest import Credentials
+from sdr_agent.telephony.twilio.tokens import call_tokens
 from sdr_agent.telephony.twilio.twiml import say_hangup_twiml, stream_twiml
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,14 @@ def stream_url(services: Services, call_sid: str) -> str:
     return services.settings.public_ws_base + MEDIA_PATH.format(call_sid=call_sid)
 
 
-def connect_twiml(services: Services, call_sid: str, conversation_id: str, agent_id: str) -> str:
-    token = call_token_store(services).issue(call_sid)
+async def connect_twiml(services: Services, call_sid: str, conversation_id: str, agent_id: str) -> str:
+    """The Stream TwiML with the call's token; a hang-up when the call already had one or we are draining."""
+    if services.draining:
+        return say_hangup_twiml(CALL_UNAVAILABLE_LINE)
+    token = await call_tokens(services).issue(call_sid)
+    if token is None:
+        log.warning("webhook for call %s that already has a stream token: replay refused", call_sid)
+        return say_hangup_twiml(CALL_UNAVAILABLE_LINE)
     return stream_twiml(
         stream_url(services, call_sid),
         {"token": token, "conversation_id": conversation_id, "agent_id": agent_id},
@@ -60,7 +68,7 @@ async def answer_inbound_call(services: Services, form: Mapping[str, str]) -> st
         existing = await conversations_repo.get_conversation_by_call_sid(session, call_sid)
         if existing is not None:
             # Twilio retries a webhook it got no answer to; the call keeps its conversation.
-            if existing.status in _FINISHED:
+            if existing.status in _FINISHED or existing.started_at is not None:
                 return say_hangup_twiml(CALL_UNAVAILABLE_LINE)
             conversation_id = existing.conversation_id
         else:
@@ -98,10 +106,8 @@ async def answer_inbound_call(services: Services, form: Mapping[str, str]) -> st
                     }
                 },
             )
-    if number.twilio_sid and number.twilio_token:
-        twilio_gateway(services).remember_call(call_sid, (number.twilio_sid, number.twilio_token))
     log.info("inbound call %s from %r answered by agent %s", call_sid, caller, agent.agent_id)
-    return connect_twiml(services, call_sid, conversation_id, agent.agent_id)
+    return await connect_twiml(services, call_sid, conversation_id, agent.agent_id)
 
 
 async def answer_outbound_call(
@@ -123,10 +129,10 @@ async def answer_outbound_call(
             conversation.conversation_id,
         )
         return say_hangup_twiml(CALL_UNAVAILABLE_LINE)
-    if conversation.status in _FINISHED:
+    if conversation.status in _FINISHED or conversation.started_at is not None:
         return say_hangup_twiml(CALL_UNAVAILABLE_LINE)
     await record_call_sid(services, conversation.conversation_id, call_sid)
-    return connect_twiml(services, call_sid, conversation.conversation_id, conversation.agent_id)
+    return await connect_twiml(services, call_sid, conversation.conversation_id, conversation.agent_id)
 
 
 async def _find_conversation(
@@ -136,3 +142,14 @@ async def _find_conversation(
         if conversation_id:
             return await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
         return await conversations_repo.get_conversation_by_call_sid(session, call_sid)
+
+
+async def call_credentials(services: Services, phone_number_id: str | None) -> Credentials | None:
+    """An imported number's own Twilio sid/token, read from the database (any replica may need them)."""
+    if not phone_number_id:
+        return None
+    async with services.db.session() as session:
+        number = await numbers_repo.get_phone_number(session, phone_number_id)
+    if number is None or not number.twilio_sid or not number.twilio_token:
+        return None
+    return (number.twilio_sid, number.twilio_token)

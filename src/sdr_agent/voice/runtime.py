@@ -34,7 +34,7 @@ async def on_startup(services: Services) -> None:
     engines = build_engines(services.settings)
     timings = await engines.warm_up()
     log.info("engines warmed up: %s", timings)
-    services.extras["voice"] = VoiceRuntime(engines=engines)
+    services.voice = VoiceRuntime(engines=engines)
     from sdr_agent.knowledge.store import knowledge_store
 
     try:
@@ -45,17 +45,17 @@ async def on_startup(services: Services) -> None:
 
 
 async def on_shutdown(services: Services) -> None:
-    runtime = services.extras.get("voice")
-    if isinstance(runtime, VoiceRuntime):
+    runtime = services.voice
+    if runtime is not None:
         for session in list(runtime.calls.values()):
             await session.finish(ended_ok=False, reason="server shutting down")
 
 
 def voice_runtime(services: Services) -> VoiceRuntime:
-    runtime = services.extras.get("voice")
-    if not isinstance(runtime, VoiceRuntime):
+    runtime = services.voice
+    if runtime is None:
         runtime = VoiceRuntime(engines=build_engines(services.settings))
-        services.extras["voice"] = runtime
+        services.voice = runtime
     return runtime
 
 
@@ -105,6 +105,7 @@ async def create_session(
     )
     runtime.calls[call_sid] = session
     return session
+    sink.record_audio(session.recorder, session.clock)
 
 
 def forget_session(services: Services, call_sid: str) -> None:

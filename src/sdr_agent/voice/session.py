@@ -309,6 +309,12 @@ class CallSession:
         with contextlib.suppress(Exception):
             await self.transport.close(1000, "call ended by agent")
 
+    async def end_for_shutdown(self, line: str) -> None:
+        """The server is stopping: after the reply in progress, say ``line`` and end the call (lifecycle)."""
+        await self._turn_idle.wait()
+        if not (self._ending or self._finished):
+            self._say(line, end_call=True)
+
     def _say(self, text: str, *, end_call: bool = False) -> None:
         events = static_events(text, end_call=end_call)
         self._start_agent_turn(events, caller_end_at=None, interruptible=not end_call)

@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sdr_agent.api.schemas.conversations import conversation_response
+from sdr_agent.schemas.conversations import conversation_response
 from sdr_agent.storage.repos.conversations import Conversation
 
 POST_CALL_TRANSCRIPTION = "post_call_transcription"

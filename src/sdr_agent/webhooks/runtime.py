@@ -5,8 +5,6 @@ from __future__ import annotations
 from sdr_agent.services import Services
 from sdr_agent.webhooks.worker import DeliveryWorker
 
-WORKER_KEY = "webhook_worker"
-
 
 async def on_startup(services: Services) -> None:
     secret = services.settings.webhook_secret
@@ -15,18 +13,17 @@ async def on_startup(services: Services) -> None:
         services.settings.webhooks,
         fallback_secret=secret.get_secret_value() if secret is not None else None,
     )
-    services.extras[WORKER_KEY] = worker
+    services.webhook_worker = worker
     worker.start()
 
 
 async def on_shutdown(services: Services) -> None:
-    worker = services.extras.pop(WORKER_KEY, None)
-    if isinstance(worker, DeliveryWorker):
+    worker, services.webhook_worker = services.webhook_worker, None
+    if worker is not None:
         await worker.stop()
 
 
 def wake_worker(services: Services) -> None:
     """Deliver new outbox rows now instead of at the next poll (no-op when no worker runs here)."""
-    worker = services.extras.get(WORKER_KEY)
-    if isinstance(worker, DeliveryWorker):
-        worker.wake()
+    if services.webhook_worker is not None:
+        services.webhook_worker.wake()

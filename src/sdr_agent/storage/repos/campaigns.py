@@ -233,6 +233,16 @@ async def active_per_batch(session: AsyncSession) -> dict[str, int]:
     return {batch_id: int(n) for batch_id, n in rows}
 
 
+async def begin_write(session: AsyncSession) -> None:
+    """SQLite: take the write lock first. A transaction that reads and then writes cannot wait for the lock
+    (its snapshot may be stale) and fails at once with "database is locked"; one that starts by writing
+    waits politely (busy_timeout). PostgreSQL needs nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            update(BatchCallRow).where(BatchCallRow.batch_id == "").values(status=BatchCallRow.status)
+        )
+
+
 async def claim_due(
     session: AsyncSession, now: datetime, limit: int
 ) -> list[tuple[BatchRecipientRow, BatchCallRow]]:

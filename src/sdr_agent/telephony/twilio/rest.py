@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -24,12 +23,9 @@ from sdr_agent.services import Services
 
 log = logging.getLogger(__name__)
 
-_EXTRAS_KEY = "twilio"
 CALL_NOT_FOUND = 20404
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 DEFAULT_TIMEOUT_S = 15.0
-# Remember which credentials placed a call so hang-up/redirect of imported numbers' calls use them too.
-_MAX_REMEMBERED_CALLS = 10_000
 
 T = TypeVar("T")
 
@@ -63,7 +59,6 @@ class TwilioGateway:
         self._api_base = api_base.rstrip("/") if api_base else None
         self._timeout_s = timeout_s
         self._clients: dict[Credentials, Client] = {}
-        self._call_credentials: OrderedDict[str, Credentials] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -119,12 +114,15 @@ class TwilioGateway:
         sid = await self._run(create)
         if not sid:
             raise TwilioError(502, None, "Twilio accepted the call but returned no call sid")
-        self.remember_call(sid, credentials)
         return sid
 
-    async def hangup(self, call_sid: str) -> None:
-        """Complete the call; a call that is already gone (20404) is fine."""
-        client = self._client(self._credentials_for_call(call_sid))
+    async def hangup(self, call_sid: str, credentials: Credentials | None = None) -> None:
+        """Complete the call (with the number's own credentials if it has them); a call already gone is fine.
+
+        Credentials come from the caller (read from the database), never from this process's memory: the call
+        may have been placed or answered by another replica.
+        """
+        client = self._client(credentials or self._credentials(None, None))
         try:
             await self._run(lambda: client.calls(call_sid).update(status="completed"))
         except TwilioError as exc:
@@ -141,18 +139,10 @@ class TwilioGateway:
         call = await self._run(lambda: client.calls(call_sid).fetch())
         return str(call.status or ""), (str(call.answered_by) if call.answered_by else None)
 
-    async def redirect(self, call_sid: str, twiml: str) -> None:
+    async def redirect(self, call_sid: str, twiml: str, credentials: Credentials | None = None) -> None:
         """Replace the live call's TwiML (Twilio closes the media stream and runs this instead)."""
-        client = self._client(self._credentials_for_call(call_sid))
+        client = self._client(credentials or self._credentials(None, None))
         await self._run(lambda: client.calls(call_sid).update(twiml=twiml))
-
-    def remember_call(self, call_sid: str, credentials: Credentials) -> None:
-        """Use these credentials for later REST calls on ``call_sid`` (e.g. imported numbers)."""
-        with self._lock:
-            self._call_credentials[call_sid] = credentials
-            self._call_credentials.move_to_end(call_sid)
-            while len(self._call_credentials) > _MAX_REMEMBERED_CALLS:
-                self._call_credentials.popitem(last=False)
 
     def _credentials(self, account_sid: str | None, auth_token: str | None) -> Credentials:
         if account_sid and auth_token:
@@ -166,11 +156,6 @@ class TwilioGateway:
                 "SDR_TWILIO_AUTH_TOKEN, or import the number with its own sid and token)",
             )
         return (sid, token)
-
-    def _credentials_for_call(self, call_sid: str) -> Credentials:
-        with self._lock:
-            remembered = self._call_credentials.get(call_sid)
-        return remembered or self._credentials(None, None)
 
     def _client(self, credentials: Credentials) -> Client:
         with self._lock:
@@ -218,13 +203,13 @@ def _is_loopback(url: str) -> bool:
 
 def twilio_gateway(services: Services) -> TwilioGateway:
     """The process-wide gateway with the global credentials, created on first use."""
-    gateway = services.extras.get(_EXTRAS_KEY)
-    if not isinstance(gateway, TwilioGateway):
+    gateway = services.twilio
+    if gateway is None:
         settings = services.settings
         gateway = TwilioGateway(
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),
             api_base=settings.twilio_api_base or None,
         )
-        services.extras[_EXTRAS_KEY] = gateway
+        services.twilio = gateway
     return gateway

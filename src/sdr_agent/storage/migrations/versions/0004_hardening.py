@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
@@ -18,8 +21,60 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # ---- 17A (rate-limit counters): begin ----
+    # ---- 17A: end ----
+
+    # ---- 17B (stream tokens, call leases, incremental call audio, sealed secrets): begin ----
+    op.create_table(
+        'call_stream_tokens',
+        sa.Column('call_sid', sa.String(length=64), nullable=False),
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('consumed_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('call_sid'),
+    )
+    with op.batch_alter_table('call_stream_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_stream_tokens_created_at'), ['created_at'], unique=False)
+    op.create_table(
+        'call_audio_chunks',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('conversation_id', sa.String(length=64), nullable=False),
+        sa.Column('seq', sa.Integer(), nullable=False),
+        sa.Column('start_sample', sa.Integer(), nullable=False),
+        sa.Column('pcm', sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(['conversation_id'], ['conversations.conversation_id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('conversation_id', 'seq'),
+    )
+    with op.batch_alter_table('call_audio_chunks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_audio_chunks_conversation_id'), ['conversation_id'], unique=False)
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('owner_id', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_conversations_lease_expires_at'), ['lease_expires_at'], unique=False)
+    # Sealed secrets are longer than the plaintext; existing rows are encrypted at start-up with the key
+    # (storage.secrets_boot), which a migration does not have.
+    with op.batch_alter_table('phone_numbers', schema=None) as batch_op:
+        batch_op.alter_column('twilio_token', type_=sa.Text(), existing_type=sa.String(length=255))
+    with op.batch_alter_table('webhook_configs', schema=None) as batch_op:
+        batch_op.alter_column('secret', type_=sa.Text(), existing_type=sa.String(length=255))
+    # ---- 17B: end ----
 
 
 def downgrade() -> None:
-    pass
+    # ---- 17B: begin ----
+    with op.batch_alter_table('webhook_configs', schema=None) as batch_op:
+        batch_op.alter_column('secret', type_=sa.String(length=255), existing_type=sa.Text())
+    with op.batch_alter_table('phone_numbers', schema=None) as batch_op:
+        batch_op.alter_column('twilio_token', type_=sa.String(length=255), existing_type=sa.Text())
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conversations_lease_expires_at'))
+        batch_op.drop_column('lease_expires_at')
+        batch_op.drop_column('owner_id')
+    op.drop_table('call_audio_chunks')
+    op.drop_table('call_stream_tokens')
+    # ---- 17B: end ----
+
+    # ---- 17A (rate-limit counters): begin ----
+    # ---- 17A: end ----
