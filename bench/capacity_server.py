@@ -44,7 +44,7 @@ def build_app(settings: Settings, engines: str, slow_callback_ms: float | None =
         async with started(inner):
             if engines.startswith("standin"):
                 vad = VADSettings(provider="fake") if engines == "standin-fakevad" else settings.vad
-                inner.state.services.extras["voice"].engines = standin_engines(vad)
+                inner.state.services.voice.engines = standin_engines(vad)
             yield
 
     app.router.lifespan_context = lifespan

@@ -57,9 +57,18 @@ def test_db_upgrade_then_agents_create_list_show(cli_env: CliRunner) -> None:
     assert missing.exit_code == 1 and "agent_nope" in missing.output
 
 
+def _capture_run(monkeypatch: pytest.MonkeyPatch, record: Any) -> None:
+    """Replace the server's run loop: record the app and the options it would serve with."""
+
+    def run(self: Any, sockets: Any = None) -> None:
+        record(self.config.app, {"host": self.config.host, "port": self.config.port})
+
+    monkeypatch.setattr("sdr_agent.cli.server.DrainingServer.run", run)
+
+
 def test_serve_refuses_without_api_keys(cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[Any] = []
-    monkeypatch.setattr("sdr_agent.cli.server.uvicorn.run", lambda app, **kw: started.append(app))
+    _capture_run(monkeypatch, lambda app, kw: started.append(app))
     refused = cli_env.invoke(cli, ["serve"])
     assert refused.exit_code == 2 and "SDR_API_KEYS" in refused.output and started == []
 
@@ -68,7 +77,7 @@ def test_serve_insecure_dev_warns_and_marks_the_app(
     cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr("sdr_agent.cli.server.uvicorn.run", lambda app, **kw: started.append((app, kw)))
+    _capture_run(monkeypatch, lambda app, kw: started.append((app, kw)))
     monkeypatch.setattr("sdr_agent.cli.server.configure_logging", lambda settings: None)
     result = cli_env.invoke(cli, ["serve", "--insecure-dev", "--port", "8765"])
     assert result.exit_code == 0, result.output
@@ -81,7 +90,7 @@ def test_serve_with_a_key_is_secure(cli_env: CliRunner, monkeypatch: pytest.Monk
     monkeypatch.setenv("SDR_API_KEYS", "k1,k2")
     get_settings.cache_clear()
     started: list[Any] = []
-    monkeypatch.setattr("sdr_agent.cli.server.uvicorn.run", lambda app, **kw: started.append(app))
+    _capture_run(monkeypatch, lambda app, kw: started.append(app))
     monkeypatch.setattr("sdr_agent.cli.server.configure_logging", lambda settings: None)
     result = cli_env.invoke(cli, ["serve", "--insecure-dev"])
     assert result.exit_code == 0 and "INSECURE" not in result.output

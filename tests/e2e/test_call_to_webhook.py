@@ -57,7 +57,7 @@ async def stack() -> AsyncIterator[LocalStack]:
         "vad": {"provider": "fake"},
     }
     async with local_stack(settings_overrides=overrides) as running:
-        runtime = running.app.state.services.extras["voice"]
+        runtime = running.app.state.services.voice
         # The caller's lines are told apart by pitch (FakeSTT marker mode), so the script is unambiguous.
         runtime.engines = EngineSet(
             stt=FakeSTT(markers=LINES, partial_after_ms=80.0), tts=FakeTTS(ms_per_char=35.0),
@@ -141,7 +141,7 @@ async def test_malformed_media_frames_are_skipped_and_the_call_goes_on(stack: Lo
 
     from sdr_agent.storage.repos.agents import create_agent
     from sdr_agent.storage.repos.conversations import create_conversation
-    from sdr_agent.telephony.twilio.tokens import call_token_store
+    from sdr_agent.telephony.twilio.tokens import call_tokens
 
     services = stack.app.state.services
     async with services.db.session() as session:
@@ -150,7 +150,7 @@ async def test_malformed_media_frames_are_skipped_and_the_call_goes_on(stack: Lo
         conversation = await create_conversation(
             session, agent_id=agent.agent_id, direction="outbound", call_sid="CA" + "1" * 32
         )
-    token = call_token_store(services).issue("CA" + "1" * 32)
+    token = await call_tokens(services).issue("CA" + "1" * 32)
     ws_url = stack.base_url.replace("http://", "ws://") + f"/ws/voice/CA{'1' * 32}"
     silence = json.dumps({"event": "media", "streamSid": "MZ1", "media": {"payload": "/////w=="}})
     async with websockets.connect(ws_url) as ws:

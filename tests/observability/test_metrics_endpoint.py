@@ -116,7 +116,7 @@ async def test_call_counters_add_live_calls_to_finished_ones_without_double_coun
     live_app: FastAPI, anon: httpx.AsyncClient
 ) -> None:
     auth = {"xi-api-key": API_KEY}
-    calls: dict[str, Any] = live_app.state.services.extras["voice"].calls
+    calls: dict[str, Any] = live_app.state.services.voice.calls
     calls["CA-live"] = FakeSession(FakeStats(bargein_holds=3, resumes=2, interruptions=1))
     calls["CA-done"] = FakeSession(FakeStats(bargein_holds=5, resumes=5, engine_errors=1))
     with bind_call(call_sid="CA-done"):
@@ -136,7 +136,7 @@ async def test_call_counters_add_live_calls_to_finished_ones_without_double_coun
 
 
 async def test_engine_fallbacks_and_webhook_backlog(live_app: FastAPI, anon: httpx.AsyncClient) -> None:
-    engines = live_app.state.services.extras["voice"].engines
+    engines = live_app.state.services.voice.engines
     engines.stt.switches = [FakeSwitch("stt", "deepgram", "whisper")] * 2
     services = live_app.state.services
     async with services.db.session() as session:

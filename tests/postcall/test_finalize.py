@@ -23,7 +23,7 @@ from tests.postcall.helpers import (
     wait_for_delivery,
 )
 
-from sdr_agent.analysis.finalize import ANALYSIS_LLM_KEY, finish_conversation, record_initiation_failure
+from sdr_agent.analysis.finalize import finish_conversation, record_initiation_failure
 from sdr_agent.engines.fakes import FakeLLM, FakeReply
 from sdr_agent.settings import AnalysisSettings
 from sdr_agent.storage.repos.meetings import NewMeeting, save_meeting
@@ -103,7 +103,7 @@ async def test_status_is_processing_until_the_analysis_is_stored(
         "transcript_summary": "Dana booked a demo for Tuesday.",
         "call_summary_title": "Demo booked",
     }
-    services.extras[ANALYSIS_LLM_KEY] = FakeLLM(replies=[json.dumps(answer)], first_token_delay_s=0.4)
+    services.analysis_llm = FakeLLM(replies=[json.dumps(answer)], first_token_delay_s=0.4)
     await register_webhook(client, receiver.url)
     conversation_id = await make_conversation(services)
     finishing = asyncio.create_task(
@@ -135,7 +135,7 @@ async def test_status_is_processing_until_the_analysis_is_stored(
 async def test_a_failing_llm_falls_back_to_rules(client: httpx.AsyncClient, app: FastAPI) -> None:
     services = services_of(app)
     services.settings.analysis = AnalysisSettings(method="llm", llm_timeout_s=5)
-    services.extras[ANALYSIS_LLM_KEY] = FakeLLM(replies=[FakeReply(error=RuntimeError("model crashed"))])
+    services.analysis_llm = FakeLLM(replies=[FakeReply(error=RuntimeError("model crashed"))])
     conversation_id = await make_conversation(services)
     await finish_conversation(
         services,

@@ -177,7 +177,8 @@ async def test_calls_of_an_imported_number_are_ended_with_its_own_account(
     )
     await sink_standin.wait_for_stream(call_sid)
 
-    await gateway.hangup(call_sid)
+    # The number's credentials come from the database (telephony.answer.call_credentials), not from memory.
+    await gateway.hangup(call_sid, (other_sid, other_token))
 
     call = await sink_standin.wait_for_call(call_sid, timeout=5)
     assert call.account_sid == other_sid and call.ended_by == "agent-hangup"

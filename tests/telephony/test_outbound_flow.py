@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection
 from sdr_agent.services import Services
 from sdr_agent.sim.twilio import TwilioStandIn
 from sdr_agent.storage.repos import conversations as conversations_repo
-from sdr_agent.telephony.twilio.tokens import call_token_store
+from sdr_agent.telephony.twilio.tokens import call_tokens
 
 CALLEE = "+15551234567"
 
@@ -36,7 +36,7 @@ def _session_like_agent(services: Services) -> object:
 
     async def behaviour(ws: ServerConnection, stream: AgentStream) -> None:
         start = stream.start["start"]
-        if not call_token_store(services).consume(start["callSid"], start["customParameters"].get("token")):
+        if not await call_tokens(services).consume(start["callSid"], start["customParameters"].get("token")):
             await ws.close(1008, "bad token")
             return
         async with services.db.session() as session:

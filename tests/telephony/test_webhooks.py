@@ -14,7 +14,7 @@ from sdr_agent.sim.twiml_reader import read_twiml
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.telephony.answer import NUMBER_UNAVAILABLE_LINE
 from sdr_agent.telephony.twilio.signature import compute_signature
-from sdr_agent.telephony.twilio.tokens import call_token_store
+from sdr_agent.telephony.twilio.tokens import call_tokens
 
 # Status moves are conditional UPDATEs: they run on PostgreSQL too.
 pytestmark = pytest.mark.postgres
@@ -160,22 +160,26 @@ async def test_inbound_call_connects_the_numbers_agent(
         "stream_sid": None,
     }
     # the token in the TwiML is the one the media endpoint will accept, once
-    store = call_token_store(services)
-    assert store.consume(CALL_SID, params["token"]) is True
-    assert store.consume(CALL_SID, params["token"]) is False
+    store = call_tokens(services)
+    assert await store.consume(CALL_SID, params["token"]) is True
+    assert await store.consume(CALL_SID, params["token"]) is False
 
 
-async def test_retried_inbound_webhook_keeps_one_conversation(
+async def test_replayed_inbound_webhook_gets_no_second_token(
     client: httpx.AsyncClient, settings: Settings, services: Services
 ) -> None:
     agent_id = await make_agent(services)
     await make_number(services, AGENT_NUMBER, agent_id)
 
     first = read_twiml((await post_signed(client, settings, "/twiml/voice_inbound", _form())).text)[0]
-    second = read_twiml((await post_signed(client, settings, "/twiml/voice_inbound", _form())).text)[0]
+    replay = read_twiml((await post_signed(client, settings, "/twiml/voice_inbound", _form())).text)
 
-    assert first.stream_parameters["conversation_id"] == second.stream_parameters["conversation_id"]
-    assert first.stream_parameters["token"] != second.stream_parameters["token"]
+    # A correctly signed replay mints nothing and leaves the real call's token valid.
+    assert [verb.name for verb in replay] == ["Say", "Hangup"]
+    assert await call_tokens(services).consume(CALL_SID, first.stream_parameters["token"]) is True
+    async with services.db.session() as session:
+        found = await conversations_repo.get_conversation_by_call_sid(session, CALL_SID)
+    assert found is not None and found.conversation_id == first.stream_parameters["conversation_id"]
 
 
 async def test_imported_numbers_own_account_signs_its_webhooks(

@@ -1,13 +1,12 @@
 """When to hand the caller to a human: two consecutive caller turns at or below a sentiment threshold, or an
-explicit request ("talk to a real person"). Sentiment comes from ``sdr_agent.analysis.sentiment`` when that
-module is installed; without it every turn counts as neutral."""
+explicit request ("talk to a real person"). Sentiment comes from the offline lexicon scorer
+``sdr_agent.analysis.sentiment`` (pure Python; the one import from ``analysis`` the layer contract allows)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
-from functools import lru_cache
+
+from sdr_agent.analysis.sentiment import score_sentiment as _lexicon_sentiment
 
 log = logging.getLogger(__name__)
 
@@ -15,23 +14,12 @@ NEGATIVE_THRESHOLD = -0.4
 CONSECUTIVE_TURNS = 2
 
 
-@lru_cache(maxsize=1)
-def _sentiment_scorer() -> Callable[[str], float] | None:
-    try:
-        module = importlib.import_module("sdr_agent.analysis.sentiment")
-    except ImportError:
-        return None
-    scorer = getattr(module, "score_sentiment", None)
-    return scorer if callable(scorer) else None
-
-
 def score_sentiment(text: str) -> float:
-    """Sentiment in [-1, 1]; 0.0 when no scorer is installed or it fails."""
-    scorer = _sentiment_scorer()
-    if scorer is None or not text.strip():
+    """Sentiment in [-1, 1]; 0.0 when the scorer fails."""
+    if not text.strip():
         return 0.0
     try:
-        value = float(scorer(text))
+        value = float(_lexicon_sentiment(text))
     except Exception:
         log.exception("sentiment scorer failed; treating the turn as neutral")
         return 0.0

@@ -11,9 +11,11 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sdr_agent.storage.secrets import SecretBox, bind_box
+
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, secrets: SecretBox | None = None) -> None:
         self.url = url
         if url.startswith("sqlite"):
             _ensure_sqlite_dir(url)
@@ -21,6 +23,11 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.bind_secrets(secrets)
+
+    def bind_secrets(self, box: SecretBox | None) -> None:
+        """The key ring that seals and opens this database's secret columns (``storage.secrets``)."""
+        bind_box(self.engine.sync_engine.dialect, box)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

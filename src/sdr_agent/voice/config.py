@@ -10,6 +10,7 @@ from sdr_agent.dialogue.base import Dialogue
 from sdr_agent.engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
 from sdr_agent.settings import Settings
 from sdr_agent.voice.bargein import BargeInConfig
+from sdr_agent.voice.end_of_turn import TIMINGS, Eagerness, EndOfTurnTiming, eagerness_of
 from sdr_agent.voice.energy import EnergyConfig
 from sdr_agent.voice.ports import CallControl, CallRecordSink
 
@@ -32,7 +33,10 @@ class SessionConfig:
     interrupt_enabled: bool = True
     first_message_interruptible: bool = True
     end_silence_ms: float = 500.0
-    speculative_ms: float = 200.0  # finalize STT early so the text is ready when the turn ends
+    speculative_ms: float = 150.0  # finalize STT early so the text is ready when the turn ends
+    # Silence that ends a caller turn, by what its words say (voice/end_of_turn.py); None: the "normal"
+    # eagerness around end_silence_ms.
+    end_of_turn: EndOfTurnTiming | None = None
     hold_finalize_ms: float = 150.0
     hold_quiet_resume_ms: float = 150.0  # an unconfirmed onset followed by this much quiet resumes at once
     final_timeout_s: float = 3.0
@@ -51,6 +55,10 @@ class SessionConfig:
     stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
     bargein: BargeInConfig = field(default_factory=BargeInConfig)
     audio_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.end_of_turn is None:
+            self.end_of_turn = around_end_silence(TIMINGS[Eagerness.NORMAL], self.end_silence_ms)
 
 
 def _get(config: dict[str, Any], path: str, default: Any) -> Any:
@@ -73,7 +81,8 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
             _get(conversation_config, "agent.disable_first_message_interruptions", False)
         ),
         end_silence_ms=end_silence,
-        speculative_ms=min(200.0, end_silence / 2),
+        speculative_ms=min(150.0, end_silence / 2),
+        end_of_turn=_end_of_turn(conversation_config, end_silence),
         turn_timeout_s=turn_timeout if turn_timeout > 0 else 3600.0,
         max_duration_s=float(
             _get(conversation_config, "conversation.max_duration_seconds", settings.turn.max_duration_s)
@@ -99,4 +108,21 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
             vad_threshold=settings.vad.threshold,
         ),
         audio_dir=settings.audio_dir,
+    )
+
+
+def _end_of_turn(conversation_config: dict[str, Any], end_silence_ms: float) -> EndOfTurnTiming:
+    """The agent's eagerness picks the timings; an explicit ``turn.end_silence_ms`` stays the default wait."""
+    timing = TIMINGS[eagerness_of(_get(conversation_config, "turn.turn_eagerness", "normal"))]
+    if _get(conversation_config, "turn.end_silence_ms", None) is None:
+        return timing
+    return around_end_silence(timing, end_silence_ms)
+
+
+def around_end_silence(timing: EndOfTurnTiming, end_silence_ms: float) -> EndOfTurnTiming:
+    """An explicit end-of-turn silence stays the wait when the words tell nothing."""
+    return EndOfTurnTiming(
+        complete_ms=min(timing.complete_ms, end_silence_ms),
+        default_ms=end_silence_ms,
+        incomplete_ms=max(timing.incomplete_ms, end_silence_ms),
     )

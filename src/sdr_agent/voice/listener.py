@@ -21,6 +21,7 @@ from typing import Any
 from sdr_agent.engines.base import AudioFrame, SpeechToText, Transcript
 from sdr_agent.voice.caller_turn import CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig
+from sdr_agent.voice.end_of_turn import TIMINGS, Eagerness, required_silence_ms
 from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
 from sdr_agent.voice.stats import CallStats
 
@@ -51,6 +52,7 @@ class CallerListener:
         self._last_voice_at: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._finalize_requests: asyncio.Queue[Utterance] = asyncio.Queue()
+        self._timing = config.end_of_turn or TIMINGS[Eagerness.NORMAL]
 
     async def open(self) -> None:
         self._stream = await self._engine.open_stream()
@@ -100,9 +102,8 @@ class CallerListener:
                 await self._end_utterance(now - self.segmenter.silence_ms / 1000.0)
         else:
             turn = self.turn
-            end_silence = self._config.end_silence_ms / 1000.0
             if turn is not None and not holding and turn.last_voice_at is not None and (
-                now - turn.last_voice_at >= end_silence
+                now - turn.last_voice_at >= required_silence_ms(turn, self._timing) / 1000.0
             ):
                 self.turn = None
                 self._on_turn_end(turn)

@@ -54,6 +54,31 @@ class CallRecorder:
                 track[start:end] = pcm[: end - start]
         return track
 
+    def now_sample(self, at: float) -> int:
+        """The recording position of clock time ``at`` (nothing before it can change any more)."""
+        return self._position(at)
+
+    @property
+    def end_sample(self) -> int:
+        return min(max((s + len(p) for s, p in self._caller + self._agent), default=0), self._max_samples)
+
+    def render(self, start: int, end: int) -> bytes:
+        """Samples [start, end) of both sides as interleaved stereo 16-bit little-endian PCM (a checkpoint).
+
+        Callers only render up to ``now_sample``: a ``clear`` cuts agent audio after its own moment, never
+        before, so a rendered stretch is final.
+        """
+        end = min(end, self._max_samples)
+        if end <= start:
+            return b""
+        stereo = np.zeros((end - start) * 2, dtype=np.int16)
+        for channel, parts in ((0, self._caller), (1, self._agent)):
+            for first, pcm in parts:
+                lo, hi = max(first, start), min(first + len(pcm), end)
+                if hi > lo:
+                    stereo[(lo - start) * 2 + channel:(hi - start) * 2:2] = pcm[lo - first:hi - first]
+        return stereo.astype("<i2").tobytes()
+
     def write_wav(self, path: Path) -> Path:
         ends = [s + len(p) for s, p in self._caller + self._agent]
         length = min(max(ends, default=0), self._max_samples)

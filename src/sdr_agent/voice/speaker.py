@@ -16,7 +16,7 @@ from sdr_agent.engines.base import TextToSpeech
 from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.player import PacedPlayer
 from sdr_agent.voice.sentences import SentenceSplitter
-from sdr_agent.voice.speech_out import TelephonyEncoder, dtmf_ulaw
+from sdr_agent.voice.speech_out import PauseLimiter, TelephonyEncoder, dtmf_ulaw
 from sdr_agent.voice.stats import CallStats
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,12 @@ class TurnSpeaker:
         turn.segments.append(segment)
         turn.texts.append(text)
         encoder = TelephonyEncoder()
+        pauses = PauseLimiter()
         try:
             async for chunk in self._tts.synthesize(text, self._voice):
                 turn.mark_stage("tts_first_audio", self._clock())
-                self._player.enqueue_audio(segment, encoder.encode(chunk))
-            self._player.enqueue_audio(segment, encoder.flush())
+                self._player.enqueue_audio(segment, pauses.feed(encoder.encode(chunk)))
+            self._player.enqueue_audio(segment, pauses.feed(encoder.flush()) + pauses.flush())
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -57,3 +57,51 @@ def dtmf_ulaw(digits: str, tone_ms: int = 120, gap_ms: int = 80) -> bytes:
         out += pcm_to_ulaw((tone * 32767 * 0.5).astype(np.int16))
         out += silence_ulaw(int(8000 * gap_ms / 1000))
     return bytes(out)
+
+
+class PauseLimiter:
+    """Caps the silences a TTS puts around and inside a sentence, as μ-law 8 kHz streams through.
+
+    hibari pads every sentence with ~0.29 s of silence before and ~0.5 s after, and pauses ~0.48 s between
+    the clauses of a long sentence: two sentences back to back were ~0.8 s apart — long enough for a
+    caller to take the turn and lose the rest of the answer. Quiet frames are held back; the next voiced
+    frame releases at most ``max_inner_ms`` of them (``max_lead_ms`` before the first voice of the
+    sentence), and the end of the sentence keeps at most ``max_tail_ms``. Sentence to sentence that is
+    ~0.15 s, a natural breath. Nothing voiced is ever dropped.
+    """
+
+    FRAME = 160  # 20 ms at 8 kHz
+
+    def __init__(self, *, quiet_rms: float = 150.0, max_lead_ms: int = 40, max_inner_ms: int = 200,
+                 max_tail_ms: int = 120) -> None:
+        self._quiet_rms = quiet_rms
+        self._lead = max_lead_ms // 20
+        self._inner = max_inner_ms // 20
+        self._tail = max_tail_ms // 20
+        self._pending = b""  # less than one frame, waiting for the rest
+        self._held: list[bytes] = []  # quiet frames since the last voiced one
+        self._voiced_yet = False
+
+    def feed(self, ulaw: bytes) -> bytes:
+        data = self._pending + ulaw
+        usable = len(data) - len(data) % self.FRAME
+        self._pending = data[usable:]
+        out = bytearray()
+        for start in range(0, usable, self.FRAME):
+            frame = data[start : start + self.FRAME]
+            pcm = ulaw_to_pcm(frame).astype(np.float64)
+            if float(np.sqrt(np.mean(pcm * pcm))) < self._quiet_rms:
+                self._held.append(frame)
+                continue
+            keep = self._inner if self._voiced_yet else self._lead
+            out += b"".join(self._held[len(self._held) - keep :] if keep else [])
+            self._held.clear()
+            self._voiced_yet = True
+            out += frame
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        tail = self._held[: self._tail] if self._voiced_yet else []
+        self._held.clear()
+        rest, self._pending = self._pending, b""
+        return b"".join(tail) + (rest if self._voiced_yet else b"")
