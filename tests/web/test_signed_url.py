@@ -17,6 +17,9 @@ from sdr_agent.settings import RealtimeSettings, Settings
 from tests.conftest import API_KEY, LiveServer
 from tests.web.conftest import make_agent
 
+# The nonce table is what makes a signature single-use across replicas: PostgreSQL runs this too.
+pytestmark = pytest.mark.postgres
+
 INIT = json.dumps({"type": "conversation_initiation_client_data", "conversation_config_override": {
     "conversation": {"text_only": True}}})
 

@@ -43,34 +43,41 @@ async def run_chat(
     variables: dict[str, str],
     read_line: Callable[[], str | None],
     show: Callable[[str, str], None],
+    *,
+    reply_timeout_s: float = 120.0,
 ) -> str | None:
-    """Hold one chat; returns the conversation id. ``read_line`` blocks (run in a thread); None ends."""
-    conversation_id: str | None = None
+    """Hold one chat; returns the conversation id. ``read_line`` blocks (it runs in a thread); None or an
+    empty line ends the chat. Like a person, the chat waits for the agent's answer before the next line."""
     async with websockets.connect(url, max_size=16 * 1024 * 1024) as ws:
         await ws.send(json.dumps({
             "type": "conversation_initiation_client_data", "dynamic_variables": variables,
             "conversation_config_override": {"conversation": {"text_only": True}},
             "source_info": {"source": "sdr-agent chat", "version": "1"},
         }))
-        reader = asyncio.create_task(_print_replies(ws, show))
-        try:
-            while not reader.done():
-                line_task = asyncio.create_task(asyncio.to_thread(read_line))
-                done, _ = await asyncio.wait({line_task, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    break  # the agent ended the chat; the pending read is abandoned
-                line = line_task.result()
-                if line is None or not line.strip():
-                    break
-                await ws.send(json.dumps({"type": "user_message", "text": line.strip()}))
-        finally:
-            if not reader.done():
-                await ws.close()
-            conversation_id = await reader
-    return conversation_id
+        replies: asyncio.Queue[str] = asyncio.Queue()
+        reader = asyncio.create_task(_print_replies(ws, show, replies))
+        await _next_reply(replies, reader, 5.0)  # the first message, if the agent has one
+        while not reader.done():
+            line = await asyncio.to_thread(read_line)
+            if line is None or not line.strip() or reader.done():
+                break
+            await ws.send(json.dumps({"type": "user_message", "text": line.strip()}))
+            await _next_reply(replies, reader, reply_timeout_s)
+        if not reader.done():
+            await ws.close()
+        return await reader
 
 
-async def _print_replies(ws: Any, show: Callable[[str, str], None]) -> str | None:
+async def _next_reply(replies: asyncio.Queue[str], reader: asyncio.Task[str | None], timeout: float) -> None:
+    """Wait for the agent's next answer, the end of the chat, or the timeout, whichever comes first."""
+    getter = asyncio.create_task(replies.get())
+    await asyncio.wait({getter, reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    getter.cancel()
+
+
+async def _print_replies(
+    ws: Any, show: Callable[[str, str], None], replies: asyncio.Queue[str]
+) -> str | None:
     conversation_id: str | None = None
     try:
         async for raw in ws:
@@ -80,7 +87,9 @@ async def _print_replies(ws: Any, show: Callable[[str, str], None]) -> str | Non
                 conversation_id = message["conversation_initiation_metadata_event"]["conversation_id"]
                 show("info", f"conversation {conversation_id}")
             elif kind == "agent_response":
-                show("agent", message["agent_response_event"]["agent_response"])
+                text = message["agent_response_event"]["agent_response"]
+                show("agent", text)
+                replies.put_nowait(text)
             elif kind == "ping":
                 await ws.send(json.dumps({"type": "pong", "event_id": message["ping_event"]["event_id"]}))
     except websockets.ConnectionClosed:

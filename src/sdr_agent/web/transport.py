@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from sdr_agent.web import protocol
@@ -44,7 +44,7 @@ class SocketSender:
         async with self._lock:
             try:
                 await self._ws.send_text(text)
-            except (RuntimeError, OSError):
+            except (RuntimeError, OSError, WebSocketDisconnect):
                 log.debug("realtime socket closed while sending")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
