@@ -114,9 +114,9 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     """The test database, migrated to head, for repository tests."""
     await upgrade_async(settings.database_url)
     database = Database(settings.database_url)
+    database.bind_secrets(await prepare_secrets(settings, database.engine))
     try:
         yield database
-    database.bind_secrets(await prepare_secrets(settings, database.engine))
     finally:
         await database.dispose()
 

@@ -15,8 +15,8 @@ from sdr_agent.services import Services
 from sdr_agent.settings import Settings, get_settings
 from sdr_agent.storage.db import Database
 from sdr_agent.storage.migrate import upgrade_async
-
 from sdr_agent.storage.secrets_boot import prepare_secrets
+
 log = logging.getLogger(__name__)
 
 # Subsystems register start/stop hooks here (engines warm-up, webhook worker, ...).

@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     call_token_ttl_s: float = 60.0
     # Live calls (campaign, single outbound and inbound together, counted in the database) never exceed this.
     max_concurrent_calls: int = 20
+    # Fernet key(s) that encrypt stored secrets (comma-separated; the first encrypts, all decrypt — rotation).
+    # Unset: a key is generated into data_dir/secret.key on a database that holds no secrets yet.
+    secret_key: SecretStr | None = None
 
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
@@ -208,6 +211,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("api_keys", mode="before")
@@ -228,9 +232,6 @@ class Settings(BaseSettings):
     @property
     def public_ws_base(self) -> str:
         """The public base as a WebSocket URL (Twilio requires wss:// for Streams)."""
-    # Fernet key(s) that encrypt stored secrets (comma-separated; the first encrypts, all decrypt — rotation).
-    # Unset: a key is generated into data_dir/secret.key on a database that holds no secrets yet.
-    secret_key: SecretStr | None = None
         base = self.public_base_url.rstrip("/")
         if base.startswith("https://"):
             return "wss://" + base.removeprefix("https://")
@@ -242,4 +243,3 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)

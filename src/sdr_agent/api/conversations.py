@@ -75,15 +75,15 @@ async def get_conversation_audio(conversation_id: str, session: SessionDep) -> R
     conversation = await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
     if conversation is None:
         raise NotFoundError("conversation", conversation_id)
-    if not conversation.audio_path or not Path(conversation.audio_path).is_file():
-        raise NotFoundError("audio for conversation", conversation_id)
-    return FileResponse(
     wav = await recordings_repo.load_wav(session, conversation_id)
     if wav is not None:
         return Response(
             wav, media_type="audio/wav",
             headers={"content-disposition": f'attachment; filename="{conversation_id}.wav"'},
         )
+    if not conversation.audio_path or not Path(conversation.audio_path).is_file():
+        raise NotFoundError("audio for conversation", conversation_id)
+    return FileResponse(
         conversation.audio_path, media_type="audio/wav", filename=f"{conversation_id}.wav"
     )
 

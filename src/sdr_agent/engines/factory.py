@@ -39,8 +39,8 @@ STT_PROVIDERS = ("whisper", "deepgram", "fake")
 TTS_PROVIDERS = ("hibari", "deepgram", "fake")
 LLM_PROVIDERS = ("grounded", "ollama", "openai", "llamacpp", "fake")
 GENERATIVE_LLMS = ("ollama", "openai", "llamacpp")
-# What an agent's conversation_config may name. Fakes and stand-ins are never among them: only process settings
-# (or a test) choose those, so no API client can switch a live agent to a scripted engine.
+# What an agent's conversation_config may name. Fakes and stand-ins are never among them: only process
+# settings (or a test) choose those, so no API client can switch a live agent to a scripted engine.
 STAND_INS = ("fake",)
 AGENT_STT_PROVIDERS = tuple(p for p in STT_PROVIDERS if p not in STAND_INS)
 AGENT_TTS_PROVIDERS = tuple(p for p in TTS_PROVIDERS if p not in STAND_INS)

@@ -13,15 +13,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    String,
     LargeBinary,
+    String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
 from sdr_agent.storage.secrets import EncryptedString
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -76,10 +76,10 @@ class ConversationRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     duration_secs: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     # The process running the live call renews this lease; a lapsed lease means it died (crash recovery).
     owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
     turns: Mapped[list[TranscriptTurnRow]] = relationship(
@@ -350,3 +350,4 @@ class CallAudioChunkRow(Base):
     seq: Mapped[int] = mapped_column(Integer)
     start_sample: Mapped[int] = mapped_column(Integer)
     pcm: Mapped[bytes] = mapped_column(LargeBinary)
+

@@ -103,9 +103,9 @@ async def create_session(
         config=session_config(services.settings, config_dict),
         transport=transport,
     )
+    sink.record_audio(session.recorder, session.clock)
     runtime.calls[call_sid] = session
     return session
-    sink.record_audio(session.recorder, session.clock)
 
 
 def forget_session(services: Services, call_sid: str) -> None:
