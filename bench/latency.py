@@ -82,6 +82,16 @@ def stage_samples(transcript: list[dict[str, Any]]) -> dict[str, list[float]]:
     return samples
 
 
+def server_turns(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the server recognised and its stage timings, per turn (to tell why a reply was slow)."""
+    out = []
+    for item in transcript:
+        metrics = (item.get("conversation_turn_metrics") or {}).get("details") or {}
+        out.append({"role": item.get("role"), "message": (item.get("message") or "")[:80],
+                    "stages_ms": metrics.get("stages_ms")})
+    return out
+
+
 async def voice_script(voice: CallerVoice, speech: dict[tuple[str, str], np.ndarray],
                        seed: int) -> tuple[CallerScript, list[TurnPlan]]:
     rng = np.random.default_rng(seed)
@@ -150,6 +160,7 @@ async def run(voices: list[CallerVoice]) -> dict[str, Any]:
             all_judged += judged
             per_voice[voice.name] = voice_numbers(judged) | {
                 "status": conversation["status"],
+                "server_turns": server_turns(conversation["transcript"]),
                 "turns_said": len(turns),
                 "heard": [asdict(j) for j in judged],
             }

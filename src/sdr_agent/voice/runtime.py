@@ -92,6 +92,7 @@ async def create_session(
             max_output_tokens=services.settings.llm.max_tokens,
         ),
     )
+    _warm_retrieval(services, config_dict)
     vad = await asyncio.to_thread(engines.vad_factory)  # model set-up must not stall other calls' audio
     session = CallSession(
         conversation_id=conversation.conversation_id,
@@ -127,6 +128,32 @@ def _retriever(services: Services) -> Any:
         return await knowledge_store(services).query(question, document_ids, k)
 
     return retrieve
+
+
+_warm_ups: set[asyncio.Task[None]] = set()
+
+
+def knowledge_document_ids(config: dict[str, Any]) -> list[str]:
+    entries = ((config.get("agent") or {}).get("prompt") or {}).get("knowledge_base") or []
+    return [str(e["id"]) for e in entries if isinstance(e, dict) and e.get("id")]
+
+
+def _warm_retrieval(services: Services, config: dict[str, Any]) -> None:
+    """Load this agent's knowledge vectors while the call connects, so its first question does not pay
+    for it in the middle of an answer (the first query of an agent loads its documents' vectors)."""
+    ids = knowledge_document_ids(config)
+    if not ids:
+        return
+
+    async def warm() -> None:
+        try:
+            await _retriever(services)("warm up", ids, 1)
+        except Exception:
+            log.warning("retrieval warm-up failed; the first question may be slow", exc_info=True)
+
+    task = asyncio.create_task(warm(), name="retrieval-warm-up")
+    _warm_ups.add(task)
+    task.add_done_callback(_warm_ups.discard)
 
 
 def _meeting_booker(services: Services, agent_id: str, conversation_id: str) -> Any:
