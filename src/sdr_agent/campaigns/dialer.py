@@ -214,6 +214,10 @@ class Dialer:
             rows = await campaigns_repo.active_attempts(session)
             batches: dict[str, BatchCallRow | None] = {}
             for recipient, attempt, conversation in rows:
+                if attempt.call_sid is None and conversation is not None and conversation.call_sid:
+                    # Twilio placed the call but this process died before it heard the sid back: the voice
+                    # webhook recorded it on the conversation.
+                    attempt.call_sid = conversation.call_sid
                 verdict = classify(conversation)
                 if verdict is None and conversation is not None and conversation.status == "initiated":
                     started = _aware(attempt.started_at)
