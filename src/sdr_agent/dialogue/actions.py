@@ -156,7 +156,7 @@ class CallActions:
                 continue
             if validated.tool.system_type == "skip_turn":
                 spoken_so_far = True  # saying nothing is the point
-            if validated.tool.kind == "webhook":
+            if validated.tool.kind in ("webhook", "client"):  # results the model phrases for the caller
                 outcome = await execute_tool(validated, self.run_context)
                 ok = not outcome.execution.is_error
                 self.facts.tools_used.append({"tool": validated.tool.name, "ok": ok})

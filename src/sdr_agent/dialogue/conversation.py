@@ -104,6 +104,7 @@ class AgentDialogue:
                 http=setup.deps.http,
                 book_meeting=setup.deps.book_meeting,
                 playbook=setup.playbook,
+                client_tools=setup.deps.client_tools,
             ),
         )
 

@@ -18,6 +18,19 @@ MeetingBooker = Callable[[MeetingRequest], Awaitable[dict[str, Any]]]
 MetadataWriter = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class ClientToolReply:
+    """What the client said a client tool returned (or why it could not)."""
+
+    result: str
+    is_error: bool = False
+
+
+# Runs a tool of type ``client`` in the conversation's client (the realtime socket's ``client_tool_call``) and
+# waits for its ``client_tool_result``: (tool name, tool call id, arguments, expects a response).
+ClientToolRunner = Callable[[str, str, dict[str, Any], bool], Awaitable[ClientToolReply]]
+
+
 @dataclass
 class DialogueDeps:
     llm: LanguageModel
@@ -27,6 +40,7 @@ class DialogueDeps:
     clock: Callable[[], datetime]  # aware UTC "now"
     embedder: Embedder | None = None  # the product's sentence embedder: routing by example, answer matching
     write_metadata: MetadataWriter | None = None
+    client_tools: ClientToolRunner | None = None  # only conversations with a client (the web socket) have one
     languages: frozenset[str] = frozenset({"en"})  # languages the call's voice can speak
     context_window_tokens: int = 4096
     max_output_tokens: int = 200

@@ -59,7 +59,10 @@ def build_dialogue(
     max_tokens = _number(prompt.get("max_tokens"))
     first_message = substitute(str(agent.get("first_message") or ""), values)
     system_prompt = substitute(str(prompt.get("prompt") or ""), values)
-    toolbox = load_toolbox(config, tools or (), can_book_meetings=deps.book_meeting is not None)
+    toolbox = load_toolbox(
+        config, tools or (), can_book_meetings=deps.book_meeting is not None,
+        can_run_client_tools=deps.client_tools is not None,
+    )
     profile_value = agent.get("sdr_profile")
     profile: Mapping[str, Any] = profile_value if isinstance(profile_value, Mapping) else {}
     conversation_value = config.get("conversation")

@@ -103,7 +103,7 @@ class AgentTool:
 
     @property
     def transcript_type(self) -> str:
-        return "webhook" if self.kind == "webhook" else "system"
+        return self.kind if self.kind in ("webhook", "client") else "system"
 
 
 def clean_schema(schema: Any) -> Any:
@@ -216,6 +216,8 @@ def _from_config(config: Mapping[str, Any]) -> AgentTool | None:
     kind = config.get("type")
     if kind == "webhook":
         return _webhook_tool(config)
+    if kind == "client":
+        return _client_tool(config)
     if kind == "system":
         system_type = (config.get("params") or {}).get("system_tool_type") or config.get("name")
         if system_type in SYSTEM_TOOL_TYPES:
@@ -224,6 +226,17 @@ def _from_config(config: Mapping[str, Any]) -> AgentTool | None:
         return None
     log.info("tool type %r cannot run on a phone call; left out", kind)
     return None
+
+
+def _client_tool(config: Mapping[str, Any]) -> AgentTool | None:
+    """A tool the conversation's client runs (ElevenLabs ``type: client``); only a client can run it."""
+    name = str(config.get("name") or "").strip()
+    if not name:
+        return None
+    parameters = clean_schema(config.get("parameters")) or {}
+    if not isinstance(parameters, dict) or parameters.get("type") != "object":
+        parameters = {"type": "object", "properties": {}}
+    return AgentTool(name, "client", str(config.get("description") or ""), parameters, config=config)
 
 
 def book_meeting_tool() -> AgentTool:
@@ -260,7 +273,11 @@ class ToolBox:
 
 
 def load_toolbox(
-    agent_config: Mapping[str, Any], extra_tools: Sequence[Mapping[str, Any]] = (), *, can_book_meetings: bool
+    agent_config: Mapping[str, Any],
+    extra_tools: Sequence[Mapping[str, Any]] = (),
+    *,
+    can_book_meetings: bool,
+    can_run_client_tools: bool = False,
 ) -> ToolBox:
     prompt = (agent_config.get("agent") or {}).get("prompt") or {}
     configs: list[Mapping[str, Any]] = [t for t in (prompt.get("tools") or []) if isinstance(t, Mapping)]
@@ -275,6 +292,9 @@ def load_toolbox(
     tools: list[AgentTool] = []
     for config in configs:
         tool = _from_config(config)
+        if tool is not None and tool.kind == "client" and not can_run_client_tools:
+            log.info("client tool %r needs a client (the web socket); left out of this call", tool.name)
+            continue
         if tool is not None and all(existing.name != tool.name for existing in tools):
             tools.append(tool)
     if not any(tool.system_type == "end_call" for tool in tools):

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from sdr_agent.dialogue.base import DialogueEvent, EndCall, SendDigits, ToolActivity, TransferCall
+from sdr_agent.dialogue.deps import ClientToolRunner
 from sdr_agent.dialogue.meetings import MeetingRequest, describe_slot
 from sdr_agent.dialogue.playbook import Playbook
 from sdr_agent.dialogue.tool_args import ValidatedCall
@@ -68,6 +69,7 @@ class ToolRunContext:
     book_meeting: MeetingBooker | None
     playbook: Playbook
     on_meeting: Callable[[MeetingRequest, dict[str, Any]], None] = lambda request, result: None
+    client_tools: ClientToolRunner | None = None
 
 
 @dataclass
@@ -124,6 +126,20 @@ def _system(validated: ValidatedCall, ctx: ToolRunContext) -> tuple[ToolExecutio
     return ToolExecution("skipped turn", False, ""), []
 
 
+async def _client(validated: ValidatedCall, ctx: ToolRunContext) -> ToolExecution:
+    if ctx.client_tools is None:
+        return ToolExecution("no client can run this tool", True, ctx.playbook.tool_failed)
+    expects_response = bool(validated.tool.config.get("expects_response", True))
+    try:
+        reply = await ctx.client_tools(
+            validated.tool.name, validated.call.id, dict(validated.arguments), expects_response
+        )
+    except Exception as exc:
+        log.exception("client tool %s failed", validated.tool.name)
+        return ToolExecution(f"client tool failed: {type(exc).__name__}", True, ctx.playbook.tool_failed)
+    return ToolExecution(reply.result, reply.is_error, ctx.playbook.tool_failed if reply.is_error else "")
+
+
 async def execute_tool(validated: ValidatedCall, ctx: ToolRunContext) -> ToolOutcome:
     events: list[DialogueEvent] = []
     if validated.tool.kind == "builtin":
@@ -134,6 +150,8 @@ async def execute_tool(validated: ValidatedCall, ctx: ToolRunContext) -> ToolOut
         )
         if execution.is_error:
             execution = ToolExecution(execution.result_value, True, ctx.playbook.tool_failed, execution.data)
+    elif validated.tool.kind == "client":
+        execution = await _client(validated, ctx)
     else:
         execution, events = _system(validated, ctx)
     result_value = redact(execution.result_value, ctx.secrets)

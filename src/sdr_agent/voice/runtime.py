@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sdr_agent.dialogue.deps import ClientToolRunner
 from sdr_agent.engines.base import ContextPassage
 from sdr_agent.engines.factory import EngineSet, build_engines, engines_for_agent
 from sdr_agent.services import Services
@@ -68,6 +69,7 @@ async def create_session(
     call_sid: str,
     transport: MediaTransport,
     control: CallControl | None,
+    client_tools: ClientToolRunner | None = None,
 ) -> CallSession:
     from sdr_agent.dialogue.factory import DialogueDeps, build_dialogue
 
@@ -90,6 +92,7 @@ async def create_session(
             clock=lambda: datetime.now(UTC),
             context_window_tokens=services.settings.llm.context_window_tokens,
             max_output_tokens=services.settings.llm.max_tokens,
+            client_tools=client_tools,
         ),
     )
     _warm_retrieval(services, config_dict)

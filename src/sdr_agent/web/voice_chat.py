@@ -22,6 +22,7 @@ from sdr_agent.voice.runtime import create_session, forget_session
 from sdr_agent.voice.session import CallSession
 from sdr_agent.web import protocol
 from sdr_agent.web.audio_format import FRAME_BYTES, StreamConverter
+from sdr_agent.web.client_tools import ClientToolBridge
 from sdr_agent.web.event_sink import EventSink
 from sdr_agent.web.pinger import Pinger
 from sdr_agent.web.socket import Formats
@@ -76,9 +77,10 @@ async def run_voice_chat(
 ) -> None:
     call_sid = f"web-{conversation.conversation_id}"
     transport = RealtimeTransport(sender, formats.agent_output)
+    tools = ClientToolBridge(sender.send, services.settings.realtime.client_tool_timeout_s)
     session = await create_session(
         services, conversation=conversation, agent=agent, stream_sid=call_sid, call_sid=call_sid,
-        transport=transport, control=None,
+        transport=transport, control=None, client_tools=tools.run,
     )
     transport.on_mark = session.on_mark
 
@@ -97,9 +99,10 @@ async def run_voice_chat(
     try:
         with switches_reported_to(session.record_engine_switch):
             await session.start()
-            ended_ok, reason = await _pump(websocket, session, sender, pacer, inbound, pinger, first)
+            ended_ok, reason = await _pump(websocket, session, sender, pacer, inbound, pinger, tools, first)
         await session.finish(ended_ok=ended_ok, reason=reason)
     finally:
+        tools.close()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -116,6 +119,7 @@ async def _pump(
     pacer: FramePacer,
     inbound: StreamConverter,
     pinger: Pinger,
+    tools: ClientToolBridge,
     first: protocol.ClientEvent | None,
 ) -> tuple[bool, str]:
     pending = first
@@ -147,9 +151,11 @@ async def _pump(
                 return False, "client flooded the audio stream"
         elif isinstance(event, protocol.Pong):
             pinger.on_pong(event.event_id)
+        elif isinstance(event, protocol.ClientToolResult):
+            tools.resolve(event)
         elif isinstance(event, protocol.InitiationData):
             session.stats.malformed_frames += 1  # a second initiation is out of order
         else:
-            # user_message, user_activity, contextual_update and client tool results have no meaning for the
-            # audio call loop yet; they are accepted (the SDK sends some on its own) and noted.
+            # user_message, user_activity and contextual_update have no meaning for the audio call loop yet;
+            # they are accepted (the SDK sends some on its own) and noted.
             log.info("realtime message %s ignored in audio mode", type(event).__name__)
