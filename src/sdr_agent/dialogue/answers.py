@@ -20,7 +20,8 @@ from sdr_agent.engines.base import ContextPassage, Embedder
 
 MAX_ANSWER_WORDS = 50
 MIN_COVERAGE = 0.5  # share of the question's IDF weight the passages must know (lexically)
-MIN_SEMANTIC = 0.55  # ... or the best sentence's cosine similarity to the question
+MIN_SEMANTIC = 0.5  # ... or the best sentence's cosine similarity to the question
+MIN_SEMANTIC_RARE = 0.42  # ... or a little less when a rare term of the question is in the passages
 SEMANTIC_WEIGHT = 2.5
 MIN_FALLBACK_SCORE = 0.5
 
@@ -40,7 +41,7 @@ _STOPWORD_TEXT = (
     "working use using used offer offers provide provides handle include includes come comes able thanks "
     "roughly something kind sort guess wondering curious quick question ask asking actually basically maybe "
     "us our folks guys would've look looking idea probably anyway right now exactly again one ballpark "
-    "end up"
+    "end up two three four five six seven eight nine ten"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SYNONYM_TEXT = (
@@ -49,15 +50,19 @@ _SYNONYM_TEXT = (
     "integrate integration connect sync compatible plug crm salesforce hubspot api",
     "secure security compliance compliant gdpr soc encrypt encryption privacy data protect hipaa",
     "trial free try pilot test",
-    "support help service hour hours assist contact",
+    "support help service hour hours assist contact problem problems issue issues trouble anybody someone",
+    "weekend weekends weekday weekdays saturday sunday monday friday night nights available availability",
     "onboard onboarding setup set implement implementation start started install launch rollout migrate",
-    "contract cancel commitment annual monthly term terms",
+    "contract cancel commitment annual monthly term terms sign year years yearly",
     "user users seat seats license licenses employee employees staff people headcount member members",
     "language languages spanish french german multilingual",
     "store stored host hosted hosting server region cloud",
     "customer customers client clients company companies",
     "long time take takes fast quickly week weeks day days",
     "discount discounts deal deals promotion offer",
+    "save saving savings cut reduce lower cost costs",
+    "electricity energy power charging kwh",
+    "safe safety risk harmful strength concentration",
 )
 
 
@@ -185,7 +190,9 @@ def best_sentences(
     matched = sum(1 for term in terms if term in known or expansions[term] & known)
     # Extra words ("so roughly what would that end up costing us") lower the share, not the matches.
     lexical_ok = not terms or covered >= MIN_COVERAGE * sum(weights.values()) or matched >= 2
-    if not lexical_ok and max(similarities) < MIN_SEMANTIC:
+    rare_match = any(term in known and frequency.get(term, 0) <= 2 for term in terms)
+    semantic_ok = max(similarities) >= (MIN_SEMANTIC_RARE if rare_match else MIN_SEMANTIC)
+    if not lexical_ok and not semantic_ok:
         return []
     candidates: list[_Candidate] = []
     for (p_index, s_index, sentence), found, similarity in zip(

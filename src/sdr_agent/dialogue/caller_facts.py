@@ -53,20 +53,26 @@ _NOT_NAMES = frozenset(
     }
 )
 _EMAIL_WRITTEN = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# "jane dot doe at acme dot com"; a domain said in words ("riverside dental dot com") is one label.
 _EMAIL_SPOKEN = re.compile(
-    r"\b([a-z0-9]+(?:\s(?:dot|underscore|dash)\s[a-z0-9]+)*)\s(?:at)\s([a-z0-9-]+(?:\s(?:dot)\s[a-z]{2,})+)\b"
+    r"\b([a-z0-9]+(?:\s(?:dot|underscore|dash)\s[a-z0-9]+)*)\s(?:at)\s"
+    r"((?:[a-z0-9-]+\s){0,2}[a-z0-9-]+(?:\s(?:dot)\s[a-z]{2,})+)\b"
 )
 _SPOKEN_SYMBOLS = {" dot ": ".", " underscore ": "_", " dash ": "-"}
 
 _MEETING_WISH = re.compile(
     r"\b(?:book|schedule|set up|setup|arrange|pencil|put (?:me|us) down|lock (?:it|that) in|grab|reserve"
-    r"|let'?s (?:do|meet|talk)|(?:happy|glad|open|up) (?:to|for) (?:a |the )?(?:meeting|call|demo|chat)"
-    r"|(?:a|the) (?:demo|meeting|call|chat)|meet(?:ing)?|works for me|works for us|that works|i'?m free"
-    r"|we'?re free|i'?m available|how about)\b"
+    r"|let'?s (?:do|meet|talk)|(?:happy|glad|open|up) (?:to|for) (?:a |the )?"
+    r"(?:meeting|call|demo|chat|tour|visit)"
+    r"|(?:a|the) (?:demo|meeting|call|chat|tour|visit|walkthrough|consultation)|meet(?:ing)?|works for me"
+    r"|works for us|that works|i'?m free|we'?re free|i'?m available|how about)\b"
 )
+# "Can we book meeting rooms?" asks about the product, not for a meeting with the agent.
+_NOT_A_MEETING = re.compile(r"\bmeeting (?:rooms?|space|spaces)\b|\bconference rooms?\b")
 
 _PROPOSES_MEETING = re.compile(
-    r"\b(?:meeting|demo|call|chat|walkthrough|conversation|slot)\b|\bwhat (?:day|time)s?\b"
+    r"\b(?:meeting|demo|call|chat|walkthrough|conversation|slot|tour|visit|consultation)\b"
+    r"|\bwhat (?:day|time)s?\b"
     r"|\bwhen (?:would|works|is good|are you)\b"
 )
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
@@ -116,7 +122,8 @@ def looks_like_voicemail(text: str) -> bool:
 
 
 def wants_meeting(text: str) -> bool:
-    return bool(_MEETING_WISH.search(normalize_utterance(text)))
+    norm = _NOT_A_MEETING.sub(" ", normalize_utterance(text))
+    return bool(_MEETING_WISH.search(norm))
 
 
 def proposes_meeting(agent_text: str) -> bool:

@@ -60,10 +60,10 @@ def disclosure_lines(persona: AgentPersona) -> tuple[str, ...]:
     company = persona.company
     on_behalf = f" calling on behalf of {company}" if company else ""
     return (
-        f"Yes, I'm an AI assistant{on_behalf}.",
-        f"I am, yes. I'm an AI assistant{' working with the ' + company + ' team' if company else ''}.",
-        "Yes, you're speaking with an AI assistant.",
-        "That's right, I'm an AI, not a person.",
+        f"I'm an AI assistant{on_behalf}.",
+        f"Good question. I'm an AI assistant{' working with the ' + company + ' team' if company else ''}.",
+        "To be clear, you're speaking with an AI assistant.",
+        "I'm an AI, not a person.",
     )
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdr_agent.dialogue.answers import best_sentences
-from sdr_agent.dialogue.guardrails import SaidLog
-from sdr_agent.dialogue.intents import Intent
-from sdr_agent.dialogue.lexicon import Objection, Signal
+from sdr_agent.dialogue.guardrails import SaidLog, normalize_sentence
+from sdr_agent.dialogue.intents import Intent, normalize_utterance
+from sdr_agent.dialogue.lexicon import INVITATION, Objection, Signal
 from sdr_agent.dialogue.persona import AgentPersona
 from sdr_agent.dialogue.sales_script import (
     ACKNOWLEDGE_NO,
@@ -39,10 +39,12 @@ ASK_TIME = (
 )
 ASK_HOUR = ("What time works best for you that day?", "And what time that day would suit you?")
 _TIME_WORDS = re.compile(
-    r"\b(?:morning|afternoon|evening|tonight|tomorrow|today|week|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.|o'?clock)|noon|lunch|later|hour)\b",
+    r"\b(?:mornings?|afternoons?|evenings?|tonight|tomorrow|today|week|(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+    r"|\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.|o'?clock)|(?:after|before|around|at) \d{1,2}|noon|lunch"
+    r"|later|hour)\b",
     re.IGNORECASE,
 )
+_REGARDING = re.compile(r"\b(?:regarding|about|who(?:'s| is)|what company|why)\b", re.IGNORECASE)
 _AS_MENTIONED = ("As I mentioned, ", "Like I said, ", "Just to repeat, ")
 
 
@@ -77,14 +79,30 @@ def _call(name: str, arguments: dict[str, Any]) -> ToolCall:
     return ToolCall(f"call_{uuid.uuid4().hex[:16]}", name, arguments)
 
 
+def _offers_slot(turn: CallerTurn) -> bool:
+    """ "Friday at 3 pm?" or "how about Tuesday at 10?" — the question is the time itself."""
+    if turn.slot is None or not turn.slot.complete:
+        return False
+    last = re.split(r"(?<=[.!?])\s+", turn.text.strip())[-1]
+    return turn.wants_meeting or (
+        turn.slot.text in last and len(last.split()) <= len(turn.slot.text.split()) + 3
+    )
+
+
 def _safe_name(value: str | None) -> str:
     return " ".join(re.sub(r"[^A-Za-z' -]", "", value or "").split()[:2])
 
 
 class ReplyComposer:
     def __init__(
-        self, persona: AgentPersona, script: SalesScript, said: SaidLog, embedder: Embedder | None = None
+        self,
+        persona: AgentPersona,
+        script: SalesScript,
+        said: SaidLog,
+        embedder: Embedder | None = None,
+        opening: str = "",
     ) -> None:
+        self.opening = normalize_sentence(opening)
         self.persona = persona
         self.script = script
         self.said = said
@@ -128,11 +146,14 @@ class ReplyComposer:
         return self._fresh(ANYTHING_ELSE)
 
     def reason_line(self) -> str:
+        """Why the agent calls, unless the first message or an earlier line already said it."""
         reason = self.persona.reason()
-        if reason and not self.said.said(reason):
+        if reason and normalize_sentence(reason) not in self.opening and not self.said.said(reason):
             return reason
         product = self.persona.product
-        return self._fresh((f"I'm reaching out about {product}.",) if product else ())
+        if not product or product.lower() in self.opening:
+            return ""
+        return self._fresh((f"I'm reaching out about {product}.",))
 
     def introduction(self) -> str:
         p = self.persona
@@ -151,17 +172,28 @@ class ReplyComposer:
             brief = make(turn, ctx)
             if brief is not None:
                 return brief
-        if signals.signal is Signal.GATEKEEPER or (
-            self.state.gatekeeper and turn.intent is not Intent.QUESTION
+        # "What is this regarding?" from someone not yet known to be a gatekeeper is the prospect asking.
+        regarding = (
+            signals.signal is Signal.GATEKEEPER
+            and not self.state.gatekeeper
+            and turn.intent is Intent.QUESTION
+        )
+        if not regarding and (
+            signals.signal is Signal.GATEKEEPER
+            or (self.state.gatekeeper and turn.intent is not Intent.QUESTION)
         ):
             return self._gatekeeper(turn, ctx)
-        if signals.signal is Signal.IDENTITY:
+        if signals.signal is Signal.IDENTITY or regarding:
             return self._identity(ctx)
         if signals.objection is not None:
             return self._objection(signals.objection, turn, ctx)
-        if turn.intent is Intent.QUESTION:
+        invited = bool(INVITATION.search(normalize_utterance(turn.text))) and turn.word_count <= 12
+        asks = turn.intent is Intent.QUESTION or (
+            turn.intent is Intent.ACTION and turn.text.endswith("?") and not turn.wants_meeting
+        )
+        if asks and not invited:
             return self._question(turn, ctx)
-        if turn.intent is Intent.HELLO:
+        if turn.intent is Intent.HELLO or invited:
             greeting = f"Hi {_safe_name(ctx.caller_name)}." if ctx.caller_name else ""
             intro = "" if not ctx.first_turn else self.reason_line()
             return self._brief(
@@ -201,6 +233,16 @@ class ReplyComposer:
                 f"Thanks, I'll send the information to {email}.",
                 self._fresh(ANYTHING_ELSE),
             )
+        if (
+            st.awaiting_email
+            and turn.intent is Intent.OTHER
+            and re.search(r"\b(?:at|dot)\b", turn.text.lower())
+        ):
+            ask = self._fresh(
+                ("Sorry, I didn't quite catch that. Could you spell the email address for me?",)
+            )
+            if ask:
+                return self._brief(ReplyAct.ACKNOWLEDGE, ask)
         if st.offered_info and turn.intent is Intent.CONFIRM:
             st.offered_info = False
             if turn.polarity == "no":
@@ -221,7 +263,7 @@ class ReplyComposer:
         st = self.state
         if not ctx.can_book or ctx.booked or st.awaiting_callback:
             return None
-        if turn.intent is Intent.QUESTION and (turn.slot is None or not turn.wants_meeting):
+        if turn.intent is Intent.QUESTION and not _offers_slot(turn):
             return None  # "how about Tuesday at 3?" offers a time; other questions are answered first
         slot = turn.slot
         agreed = ctx.meeting_proposed and turn.polarity == "yes"
@@ -252,7 +294,10 @@ class ReplyComposer:
         st.gatekeeper = True
         product = self.persona.product or "this"
         if first:
-            who = self.introduction() if not self.said.said(self.persona.introduction()) else ""
+            known = all(
+                part.lower() in self.opening for part in (self.persona.agent_name, self.persona.company)
+            )
+            who = "" if known else self.introduction()
             return self._brief(
                 ReplyAct.GATEKEEPER,
                 "Thanks for letting me know.",
@@ -266,6 +311,9 @@ class ReplyComposer:
                 "When would be the best time to try them again?",
             )
         )
+        if ask and _REGARDING.search(turn.text):
+            reason = self.reason_line() or self.introduction()
+            return self._brief(ReplyAct.GATEKEEPER, reason, ask)
         if ask:
             return self._brief(ReplyAct.GATEKEEPER, self._fresh(("I appreciate it.", "Thank you.")), ask)
         return self._brief(

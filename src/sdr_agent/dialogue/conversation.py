@@ -86,7 +86,9 @@ class AgentDialogue:
         self._last_heard_agent = ""
         self._caller_words: list[str] = []
         self._said = SaidLog(exempt=(self.opening_line(), setup.playbook.goodbye))
-        self._composer = ReplyComposer(setup.persona, setup.script, self._said, setup.deps.embedder)
+        self._composer = ReplyComposer(
+            setup.persona, setup.script, self._said, setup.deps.embedder, opening=self.opening_line()
+        )
         self._rules = CallRules(
             setup.persona, self._said, setup.deps.languages, setup.voicemail_message, setup.max_duration_s
         )

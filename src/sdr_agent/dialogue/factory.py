@@ -60,7 +60,9 @@ def build_dialogue(
     first_message = substitute(str(agent.get("first_message") or ""), values)
     system_prompt = substitute(str(prompt.get("prompt") or ""), values)
     toolbox = load_toolbox(
-        config, tools or (), can_book_meetings=deps.book_meeting is not None,
+        config,
+        tools or (),
+        can_book_meetings=deps.book_meeting is not None,
         can_run_client_tools=deps.client_tools is not None,
     )
     profile_value = agent.get("sdr_profile")

@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sdr_agent.dialogue.speech_text import clean_for_speech
+
 log = logging.getLogger(__name__)
 
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"(?:[^.!?]|[.](?=\d))+(?:[.!?]+|$)")  # "99.9%" does not end a sentence
 _DIGITS = re.compile(r"\d+(?:[,.]\d+)*")
 _WORD_NUMBERS = {
     "zero": 0,
@@ -77,7 +79,8 @@ def sentences(text: str) -> list[str]:
 
 
 def normalize_sentence(sentence: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9$%' ]", " ", sentence.lower()).split())
+    """The sentence as heard: "$49" and "49 dollars" are the same sentence."""
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", clean_for_speech(sentence).lower()).split())
 
 
 def _value(token: str) -> float | None:
@@ -113,9 +116,10 @@ class SaidLog:
     def add(self, text: str) -> None:
         self._said.update(normalize_sentence(s) for s in sentences(text))
 
-    def said(self, sentence: str) -> bool:
-        key = normalize_sentence(sentence)
-        return bool(key) and key in self._said and key not in self._exempt
+    def said(self, text: str) -> bool:
+        """Was any sentence of ``text`` said already (exempt ones aside)?"""
+        keys = (normalize_sentence(s) for s in sentences(text))
+        return any(key and key in self._said and key not in self._exempt for key in keys)
 
     def fresh(self, options: Sequence[str]) -> str | None:
         """The first option not said yet (None when all have been)."""

@@ -214,7 +214,8 @@ OBJECTIONS: tuple[tuple[Objection, re.Pattern[str]], ...] = (
     (
         Objection.COMPETITOR,
         _any(
-            r"already (?:use|using|have|work with|working with|got|signed with|pay for|in contract)",
+            r"already (?:use|using|have|work with|working with|got|get|getting|buy|buying|order|signed with"
+            r"|pay for|in contract)",
             r"happy with (?:our|what|the|who)",
             r"current (?:vendor|provider|tool|solution|system|supplier)",
             r"we use",
@@ -266,6 +267,17 @@ OBJECTIONS: tuple[tuple[Objection, re.Pattern[str]], ...] = (
             r"no,? thank you",
         ),
     ),
+)
+
+# The caller hands the turn back ("what can I do for you?"): not a question to answer from the knowledge base.
+INVITATION = _any(
+    r"what can i (?:do|help you with)(?: for you)?",
+    r"how can i help(?: you)?",
+    r"what do you need",
+    r"what'?s up",
+    r"go ahead",
+    r"i'?m listening",
+    r"what (?:is|'s) it",
 )
 
 # Post-call analysis calls these turns a refusal to go on with the call.
