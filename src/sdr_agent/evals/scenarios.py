@@ -1,6 +1,6 @@
 """Conversation-eval scenarios: invented products (prompt, first message, knowledge base) and scripted caller
 turns, each labelled with the facts the reply must contain, words it must not contain, and the action the
-agent must take. Stored as JSON in ``evals/data`` (one file per product); a product marked ``held_out`` was
+agent must take. Stored as JSON in ``evals/products`` (one file per product); a product marked ``held_out`` was
 written with the others but never used for tuning.
 """
 
@@ -115,11 +115,11 @@ def parse_product_file(data: Any, name: str) -> list[Scenario]:
 
 
 def load_scenarios(directory: Path | None = None) -> list[Scenario]:
-    """Every scenario in ``directory`` (default: the bundled ``evals/data``), sorted by file name."""
+    """Every scenario in ``directory`` (default: the bundled ``evals/products``), sorted by file name."""
     if directory is not None:
         files = sorted(directory.glob("*.json"))
         return [s for f in files for s in parse_product_file(json.loads(f.read_text()), f.name)]
-    bundled = resources.files("sdr_agent.evals") / "data"
+    bundled = resources.files("sdr_agent.evals") / "products"
     out: list[Scenario] = []
     for entry in sorted(bundled.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".json"):
