@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from sdr_agent.app import create_app
-from sdr_agent.settings import LLMSettings, Settings, STTSettings, TTSSettings
+from sdr_agent.settings import LLMSettings, SecuritySettings, Settings, STTSettings, TTSSettings
 from sdr_agent.storage.db import Database
 from sdr_agent.storage.migrate import upgrade_async
 from sdr_agent.storage.secrets_boot import prepare_secrets
@@ -90,6 +90,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         stt=STTSettings(provider="fake", fallback="none"),
         tts=TTSSettings(provider="fake", fallback="none"),
         llm=LLMSettings(provider="fake", fallback="none"),
+        # Every receiver, tool server and web page in the tests lives on loopback, which production refuses.
+        security=SecuritySettings(url_allowlist=["127.0.0.0/8", "localhost"]),
     )
 
 

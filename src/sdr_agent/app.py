@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sdr_agent.api.errors import install_error_handlers
-from sdr_agent.api.limits import BodySizeLimitMiddleware
+from sdr_agent.api.limits import BodySizeLimitMiddleware, InputBoundsMiddleware
+from sdr_agent.api.openapi_errors import install_error_docs
 from sdr_agent.services import Services
 from sdr_agent.settings import Settings, get_settings
 from sdr_agent.storage.db import Database
@@ -65,8 +66,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         openapi_url=None,
     )
     app.state.settings = settings
+    # Outermost last: the size limit wraps the JSON-depth/query bounds, so what they buffer is bounded.
+    app.add_middleware(
+        InputBoundsMiddleware,
+        max_json_depth=settings.security.max_json_depth,
+        max_query_bytes=settings.security.max_query_bytes,
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_error_docs(app)
     for router in _routers():
         app.include_router(router)
     return app

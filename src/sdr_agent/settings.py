@@ -175,6 +175,37 @@ class CampaignSettings(BaseModel):
     default_concurrency: int = 5
 
 
+class SecuritySettings(BaseModel):
+    """Abuse limits at the edges (issue 17 part A): rate limits, URL address policy, input bounds."""
+
+    # Hosts (``wiki.corp.example``, ``*.corp.example``) or networks (``10.0.0.0/8``) that knowledge-base URLs,
+    # webhooks and tools may reach although they are private/loopback; everything else must be public.
+    url_allowlist: list[str] = Field(default_factory=list)
+    rate_limit_enabled: bool = True
+    # Counters live in the database (shared by every replica); "memory" is per process (one replica only).
+    rate_limit_storage: Literal["database", "memory"] = "database"
+    # Requests per API key per window (a burst of this many, then 429 with Retry-After until the window ends).
+    key_requests_per_window: int = 1200
+    key_window_s: int = 60
+    # Failed authentications (wrong key, bad Twilio signature, bad socket token) per client address; past
+    # this every request from that address is refused with 429 until the window ends, right key or not.
+    failed_auth_per_window: int = 300
+    failed_auth_window_s: int = 300
+    max_json_depth: int = 32
+    max_query_bytes: int = 4096
+    # Media/conversation sockets: one frame's size, frames per second, and the wait for ``start``.
+    ws_max_frame_bytes: int = 64 * 1024
+    ws_max_frames_per_s: int = 250
+    ws_start_timeout_s: float = 10.0
+    # Document extraction runs in a child process with these limits (killed on overrun).
+    extract_cpu_s: int = 20
+    extract_memory_mb: int = 1024
+    extract_timeout_s: float = 60.0
+    extract_max_chars: int = 5_000_000
+    extract_max_unzipped_bytes: int = 200 * 1024 * 1024
+    extract_concurrency: int = 2
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SDR_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -209,6 +240,7 @@ class Settings(BaseSettings):
     turn: TurnSettings = Field(default_factory=TurnSettings)
     webhooks: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)

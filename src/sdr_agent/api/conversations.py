@@ -23,6 +23,9 @@ from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos import recordings as recordings_repo
 from sdr_agent.storage.repos.pagination import InvalidCursorError
 
+# 9999-12-31T23:59:59Z: later times cannot be a datetime (fromtimestamp would raise, a 500 before this bound).
+MAX_UNIX_SECS = 253_402_300_799
+
 router = APIRouter(
     prefix="/v1/convai/conversations", tags=["conversations"], dependencies=[Depends(require_api_key)]
 )
@@ -35,8 +38,8 @@ async def list_conversations(
     cursor: CursorQuery = None,
     page_size: PageSizeQuery = DEFAULT_PAGE,
     call_successful: str | None = Query(default=None, pattern="^(success|failure|unknown)$"),
-    call_start_after_unix: int | None = Query(default=None, ge=0),
-    call_start_before_unix: int | None = Query(default=None, ge=0),
+    call_start_after_unix: int | None = Query(default=None, ge=0, le=MAX_UNIX_SECS),
+    call_start_before_unix: int | None = Query(default=None, ge=0, le=MAX_UNIX_SECS),
 ) -> ConversationsPage:
     after = None if call_start_after_unix is None else datetime.fromtimestamp(call_start_after_unix, UTC)
     before = None if call_start_before_unix is None else datetime.fromtimestamp(call_start_before_unix, UTC)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdr_agent.api.rate_limit import client_address, rate_limiter
 from sdr_agent.services import Services
 from sdr_agent.settings import Settings
 
@@ -39,11 +40,21 @@ def key_is_valid(presented: str | None, settings: Settings) -> bool:
 
 
 async def require_api_key(request: Request) -> None:
+    await authenticate(request, request.headers.get("xi-api-key"))
+
+
+async def authenticate(request: Request, presented: str | None) -> None:
+    """401 for a missing/wrong key, 429 (``Retry-After``) past the key's rate limit or the address's
+    failed-attempt limit (``api.rate_limit``)."""
     settings = get_app_settings(request)
     if getattr(request.app.state, "insecure_dev", False) and not settings.api_keys:
         return
-    if not key_is_valid(request.headers.get("xi-api-key"), settings):
+    limiter = rate_limiter(request)
+    if not key_is_valid(presented, settings):
+        await limiter.note_failure(client_address(request))
         raise HTTPException(status_code=401, detail="missing or invalid xi-api-key header")
+    assert presented is not None
+    await limiter.admit_key(presented, client_address(request))
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -16,17 +17,27 @@ from sdr_agent.api.schemas.agents import AccessInfo
 from sdr_agent.api.schemas.paging import DEFAULT_PAGE, CursorQuery, PageSizeQuery, invalid_cursor
 from sdr_agent.knowledge.embedder import ModelFilesMissingError
 from sdr_agent.knowledge.extract import ExtractionError, UnsupportedFormatError, detect_format
-from sdr_agent.knowledge.fetch_url import FetchError, FetchTooLargeError, extract_fetched, fetch_url
+from sdr_agent.knowledge.extract_worker import extract_isolated
+from sdr_agent.knowledge.fetch_url import (
+    FetchBlockedError,
+    FetchError,
+    FetchTooLargeError,
+    FetchUnsupportedTypeError,
+    fetch_url,
+    fetched_format,
+)
 from sdr_agent.knowledge.ingest import (
     DocumentInUseError,
     DocumentNotFoundError,
     NewDocument,
     clean_name,
     delete_document,
+    extract_limits,
     ingest,
     ingest_file_bytes,
 )
 from sdr_agent.knowledge.render import text_to_html
+from sdr_agent.security.urls import policy_from_entries
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import knowledge as knowledge_repo
 from sdr_agent.storage.repos.knowledge import DependentAgent, KnowledgeDocument
@@ -215,14 +226,25 @@ async def create_from_file(
 @router.post("/url", response_model=AddDocumentResponse)
 async def create_from_url(body: UrlDocumentRequest, services: ServicesDep) -> AddDocumentResponse:
     kb = services.settings.knowledge
+    policy = policy_from_entries(services.settings.security.url_allowlist)
     try:
-        fetched = await fetch_url(body.url, timeout_s=kb.url_timeout_s, max_bytes=kb.url_max_bytes)
+        fetched = await fetch_url(
+            body.url, timeout_s=kb.url_timeout_s, max_bytes=kb.url_max_bytes, policy=policy
+        )
     except FetchTooLargeError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from exc
+    except FetchBlockedError as exc:
+        raise RequestValidationError(
+            [{"loc": ["body", "url"], "msg": str(exc), "type": "value_error.url_blocked"}]
+        ) from exc
+    except FetchUnsupportedTypeError as exc:
+        raise HTTPException(status_code=415, detail=str(exc)) from exc
     except FetchError as exc:
         raise _bad_request(exc) from exc
     try:
-        extracted = extract_fetched(fetched)
+        # Parsed in the limited worker process, never on the event loop.
+        fmt = fetched_format(fetched)
+        extracted = await extract_isolated(fetched.data, fmt, extract_limits(services.settings))
     except UnsupportedFormatError as exc:
         raise HTTPException(status_code=415, detail=str(exc)) from exc
     except ExtractionError as exc:

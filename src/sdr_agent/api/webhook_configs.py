@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdr_agent.api.deps import SessionDep, require_api_key
+from sdr_agent.api.deps import SessionDep, SettingsDep, require_api_key
 from sdr_agent.api.errors import NotFoundError
+from sdr_agent.api.url_policy import require_allowed_url
 from sdr_agent.storage.repos import webhooks as webhooks_repo
 from sdr_agent.storage.repos.agents import get_agent
 from sdr_agent.storage.repos.timeutil import unix_secs
@@ -45,7 +46,7 @@ class WebhookSettingsIn(BaseModel):
     request_headers: dict[str, str | None] | None = None
     events: list[EventName] | None = None
     agent_id: str | None = Field(default=None, max_length=64)
-    send_audio: bool = False
+    send_audio: StrictBool = False
 
     _url = field_validator("webhook_url")(_check_url)
 
@@ -91,10 +92,10 @@ class WebhookPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
     webhook_url: str | None = Field(default=None, max_length=2048)
-    is_disabled: bool | None = None
+    is_disabled: StrictBool | None = None
     events: list[EventName] | None = None
-    send_audio: bool | None = None
-    retry_enabled: bool | None = None
+    send_audio: StrictBool | None = None
+    retry_enabled: StrictBool | None = None
 
     @field_validator("webhook_url")
     @classmethod
@@ -118,7 +119,7 @@ class ConvAIWebhooks(BaseModel):
 
     post_call_webhook_id: str | None = Field(default=None, max_length=64)
     events: list[EventName] | None = None
-    send_audio: bool | None = None
+    send_audio: StrictBool | None = None
 
 
 class ConvAISettingsPatch(BaseModel):
@@ -132,15 +133,18 @@ class ConvAISettingsView(BaseModel):
 
 
 @router.post("/v1/workspace/webhooks", response_model=CreateWebhookResponse)
-async def create_webhook(session: SessionDep, body: dict[str, Any] = Body(...)) -> CreateWebhookResponse:
+async def create_webhook(
+    session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
+) -> CreateWebhookResponse:
     wrapped = isinstance(body.get("settings"), dict)
+    prefix = ["body", "settings"] if wrapped else ["body"]
     try:
         spec = WebhookSettingsIn.model_validate(body["settings"] if wrapped else body)
     except ValidationError as exc:
-        prefix = ["body", "settings"] if wrapped else ["body"]
         raise RequestValidationError(
             [{**err, "loc": [*prefix, *err.get("loc", ())]} for err in exc.errors(include_url=False)]
         ) from exc
+    require_allowed_url(spec.webhook_url, settings, [*prefix, "webhook_url"])
     if spec.agent_id is not None and await get_agent(session, spec.agent_id) is None:
         raise NotFoundError("agent", spec.agent_id)
     config = await webhooks_repo.create_webhook_config(
@@ -181,7 +185,11 @@ async def list_webhooks(session: SessionDep, include_usages: bool = False) -> We
 
 
 @router.patch("/v1/workspace/webhooks/{webhook_id}", response_model=StatusResponse)
-async def update_webhook(webhook_id: str, body: WebhookPatch, session: SessionDep) -> StatusResponse:
+async def update_webhook(
+    webhook_id: str, body: WebhookPatch, session: SessionDep, settings: SettingsDep
+) -> StatusResponse:
+    if body.webhook_url is not None:
+        require_allowed_url(body.webhook_url, settings, ["body", "webhook_url"])
     updated = await webhooks_repo.update_webhook_config(
         session,
         webhook_id,

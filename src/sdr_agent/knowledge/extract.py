@@ -174,6 +174,7 @@ def _extract_docx(data: bytes) -> ExtractedText:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
+    from lxml import etree
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -187,7 +188,8 @@ def _extract_docx(data: bytes) -> ExtractedText:
                     lines.append(" | ".join(cell for cell in cells if cell))
                 lines.append("")
         title = document.core_properties.title or ""
-    except (BadZipFile, KeyError, ValueError, OSError) as exc:
+    # lxml's XMLSyntaxError: malformed XML, a text node over 10 MB, an entity loop (never resolved).
+    except (BadZipFile, KeyError, ValueError, OSError, etree.XMLSyntaxError) as exc:
         raise ExtractionError(f"could not read the .docx file: {exc}") from exc
     return ExtractedText(normalize_text("\n".join(lines)), title.strip())
 

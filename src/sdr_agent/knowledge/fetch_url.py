@@ -1,7 +1,14 @@
-"""Fetch a web page (or a document at a URL) for the knowledge base: http(s) only, timeout, size cap."""
+"""Fetch a web page (or a document at a URL) for the knowledge base.
+
+http(s) only; every hop (the URL and each redirect) must pass the address policy of ``security.urls``,
+checked on the addresses the name resolves to and connected to exactly those (no rebinding); one deadline
+for the whole fetch (a server that drips bytes cannot hold it open); a size cap; and only document media
+types are read at all.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -14,6 +21,14 @@ from sdr_agent.knowledge.extract import (
     detect_format,
     extract_text,
     format_for_content_type,
+)
+from sdr_agent.security.urls import (
+    BlockedUrlError,
+    GuardedTransport,
+    Resolver,
+    UrlPolicy,
+    blocked_reason,
+    check_url,
 )
 
 _MAX_REDIRECTS = 5
@@ -28,6 +43,22 @@ class FetchTooLargeError(FetchError):
     pass
 
 
+class FetchBlockedError(FetchError):
+    """The URL (or a redirect) points at an address the policy refuses; nothing was fetched."""
+
+
+class FetchUnsupportedTypeError(FetchError):
+    """The server answered with a media type that is not a document (image, video, archive...)."""
+
+
+# Media types worth reading; anything else is refused before its body is read.
+_READABLE_TYPES = frozenset({
+    "text/html", "application/xhtml+xml", "text/plain", "text/markdown", "text/x-markdown",
+    "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/octet-stream", "",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class FetchedDocument:
     url: str  # after redirects
@@ -35,12 +66,12 @@ class FetchedDocument:
     content_type: str
 
 
-def validate_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise FetchError("only http:// and https:// URLs can be fetched")
-    if not parts.hostname:
-        raise FetchError("the URL has no host")
+def validate_url(url: str, policy: UrlPolicy | None = None) -> str:
+    """Scheme, host and (without DNS) the literal address. Raises FetchError / FetchBlockedError."""
+    try:
+        check_url(url, policy or UrlPolicy())
+    except BlockedUrlError as exc:  # file://, gopher://, a private literal address: all SSRF attempts
+        raise FetchBlockedError(str(exc)) from exc
     return url.strip()
 
 
@@ -49,35 +80,58 @@ async def fetch_url(
     *,
     timeout_s: float,
     max_bytes: int,
+    policy: UrlPolicy | None = None,
+    resolver: Resolver | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FetchedDocument:
-    """GET the URL, following a few redirects (each re-checked for scheme). Raises FetchError."""
-    current = validate_url(url)
-    timeout = httpx.Timeout(timeout_s)
+    """GET the URL, following a few redirects (each re-checked). Raises FetchError.
+
+    ``transport`` replaces the guarded one only in tests that talk to an in-process app."""
+    policy = policy or UrlPolicy()
+    current = validate_url(url, policy)
     headers = {"User-Agent": _USER_AGENT, "Accept": "text/html, text/plain, application/pdf, */*"}
+    guarded = transport or GuardedTransport(policy, resolver)
     try:
-        async with httpx.AsyncClient(timeout=timeout, headers=headers, transport=transport) as client:
+        async with (
+            asyncio.timeout(timeout_s),
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout_s), headers=headers, transport=guarded, trust_env=False
+            ) as client,
+        ):
             for _ in range(_MAX_REDIRECTS + 1):
                 async with client.stream("GET", current) as response:
                     if response.is_redirect and "location" in response.headers:
-                        current = validate_url(str(response.url.join(response.headers["location"])))
+                        current = validate_url(str(response.url.join(response.headers["location"])), policy)
                         continue
-                    if response.status_code >= 400:
-                        raise FetchError(f"fetching the URL returned HTTP {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > max_bytes:
-                        raise FetchTooLargeError(f"the document at the URL exceeds {max_bytes} bytes")
-                    body = bytearray()
-                    async for piece in response.aiter_bytes():
-                        body.extend(piece)
-                        if len(body) > max_bytes:
-                            raise FetchTooLargeError(f"the document at the URL exceeds {max_bytes} bytes")
-                    return FetchedDocument(current, bytes(body), response.headers.get("content-type", ""))
+                    return await _read_body(response, current, max_bytes)
             raise FetchError(f"more than {_MAX_REDIRECTS} redirects")
+    except TimeoutError as exc:
+        raise FetchError(f"fetching the URL timed out after {timeout_s:g} s") from exc
     except httpx.TimeoutException as exc:
         raise FetchError(f"fetching the URL timed out after {timeout_s:g} s") from exc
     except httpx.HTTPError as exc:
-        raise FetchError(f"could not fetch the URL: {exc.__class__.__name__}: {exc}") from exc
+        reason = blocked_reason(exc)
+        if reason is not None:
+            raise FetchBlockedError(reason) from exc
+        raise FetchError(f"could not fetch the URL: {exc.__class__.__name__}") from exc
+
+
+async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> FetchedDocument:
+    if response.status_code >= 400:
+        raise FetchError(f"fetching the URL returned HTTP {response.status_code}")
+    content_type = response.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in _READABLE_TYPES:
+        raise FetchUnsupportedTypeError(f"the URL serves unsupported content ({media})")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchTooLargeError(f"the document at the URL exceeds {max_bytes} bytes")
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body.extend(piece)
+        if len(body) > max_bytes:
+            raise FetchTooLargeError(f"the document at the URL exceeds {max_bytes} bytes")
+    return FetchedDocument(url, bytes(body), content_type)
 
 
 def fetched_format(document: FetchedDocument) -> DocumentFormat:
@@ -98,4 +152,5 @@ def fetched_format(document: FetchedDocument) -> DocumentFormat:
 
 
 def extract_fetched(document: FetchedDocument) -> ExtractedText:
+    """In-process extraction (the CLI and tests); the API uses the limited worker process instead."""
     return extract_text(document.data, fetched_format(document))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from sdr_agent.knowledge.attachments import detach_document
-from sdr_agent.knowledge.extract import DocumentFormat, ExtractionError, detect_format, extract_text
+from sdr_agent.knowledge.extract import DocumentFormat, ExtractionError, detect_format
+from sdr_agent.knowledge.extract_worker import ExtractLimits, extract_isolated
 from sdr_agent.knowledge.store import knowledge_store
 from sdr_agent.services import Services
+from sdr_agent.settings import Settings
 from sdr_agent.storage.repos import knowledge as knowledge_repo
 from sdr_agent.storage.repos.ids import new_id
 from sdr_agent.storage.repos.knowledge import DependentAgent, KnowledgeDocument
@@ -51,6 +52,22 @@ class NewDocument:
     text: str
     source: str | None = None  # url or filename
     size_bytes: int | None = None  # of the original upload; defaults to the text's UTF-8 size
+
+
+def extract_limits(settings: Settings) -> ExtractLimits:
+    sec = settings.security
+    return ExtractLimits(
+        cpu_s=sec.extract_cpu_s, memory_mb=sec.extract_memory_mb, timeout_s=sec.extract_timeout_s,
+        max_chars=sec.extract_max_chars, max_unzipped_bytes=sec.extract_max_unzipped_bytes,
+        concurrency=sec.extract_concurrency,
+    )
+
+
+def safe_filename(filename: str) -> str:
+    """The last path segment of a client's file name (either slash), without control characters."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
+    return base[:MAX_NAME_CHARS]
 
 
 def clean_name(name: str | None, fallback: str) -> str:
@@ -96,8 +113,8 @@ async def ingest_file_bytes(
 ) -> KnowledgeDocument:
     """Extract and ingest an uploaded file. Raises UnsupportedFormatError / ExtractionError."""
     fmt = fmt or detect_format(filename, content_type)
-    extracted = await asyncio.to_thread(extract_text, data, fmt)
-    base = PurePath(filename).name
+    extracted = await extract_isolated(data, fmt, extract_limits(services.settings))
+    base = safe_filename(filename)
     return await ingest(
         services,
         NewDocument(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 from sdr_agent.engines.base import ContextPassage, Embedder
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 _WRITE_BATCH = 500
+# Embedding uploaded documents is long CPU work: it queues on its own thread, never in the default pool
+# that call set-up and retrieval use (a flood of uploads must not delay a call's greeting).
+_INGEST_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-ingest")
 
 
 def chunk_id(document_id: str, index: int) -> str:
@@ -56,10 +60,13 @@ class KnowledgeStore:
 
     async def add_document(self, document_id: str, name: str, source: str, text: str) -> int:
         """Chunk, embed and store a document (replacing any chunks it had). Returns the number of chunks."""
-        return await asyncio.to_thread(self.add_document_sync, document_id, name, source, text)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _INGEST_POOL, self.add_document_sync, document_id, name, source, text
+        )
 
     async def delete_document(self, document_id: str) -> None:
-        await asyncio.to_thread(self.delete_document_sync, document_id)
+        await asyncio.get_running_loop().run_in_executor(_INGEST_POOL, self.delete_document_sync, document_id)
 
     async def count_chunks(self, document_id: str) -> int:
         return await asyncio.to_thread(self.count_chunks_sync, document_id)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -351,3 +352,27 @@ class CallAudioChunkRow(Base):
     start_sample: Mapped[int] = mapped_column(Integer)
     pcm: Mapped[bytes] = mapped_column(LargeBinary)
 
+
+class RateLimitCounterRow(Base):
+    """Requests (or failed authentications) of one bucket in one fixed window; shared by every replica."""
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+class WorkspaceToolRow(Base):
+    """A workspace tool (ElevenLabs ``/v1/convai/tools``): its ``tool_config`` as sent, referenced by agents
+    through ``conversation_config.agent.prompt.tool_ids``."""
+
+    __tablename__ = "workspace_tools"
+
+    tool_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="", index=True)
+    tool_type: Mapped[str] = mapped_column(String(16), default="webhook")
+    tool_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    response_mocks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

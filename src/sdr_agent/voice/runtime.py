@@ -13,6 +13,7 @@ from typing import Any
 from sdr_agent.dialogue.deps import ClientToolRunner
 from sdr_agent.engines.base import ContextPassage
 from sdr_agent.engines.factory import EngineSet, build_engines, engines_for_agent
+from sdr_agent.security.urls import guarded_client, policy_from_entries
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.agents import Agent
 from sdr_agent.storage.repos.conversations import Conversation
@@ -88,7 +89,8 @@ async def create_session(
             llm=engines.llm,
             retrieve=_retriever(services),
             book_meeting=_meeting_booker(services, agent.agent_id, conversation.conversation_id),
-            http=None,
+            # Tool webhooks are client-supplied URLs: the same address policy as every outbound request.
+            http=guarded_client(policy_from_entries(services.settings.security.url_allowlist)),
             clock=lambda: datetime.now(UTC),
             context_window_tokens=services.settings.llm.context_window_tokens,
             max_output_tokens=services.settings.llm.max_tokens,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sdr_agent.security.urls import GuardedTransport, policy_from_entries
 from sdr_agent.services import Services
 from sdr_agent.webhooks.worker import DeliveryWorker
 
@@ -12,6 +13,7 @@ async def on_startup(services: Services) -> None:
         services.db,
         services.settings.webhooks,
         fallback_secret=secret.get_secret_value() if secret is not None else None,
+        transport=GuardedTransport(policy_from_entries(services.settings.security.url_allowlist)),
     )
     services.webhook_worker = worker
     worker.start()

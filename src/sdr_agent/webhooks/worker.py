@@ -61,11 +61,16 @@ class DeliveryWorker:
         fallback_secret: str | None = None,
         http: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._fallback_secret = fallback_secret
-        self._http = http or httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        # ``transport``: the address policy's guarded transport (receivers are client-supplied URLs).
+        self._http = http or httpx.AsyncClient(
+            follow_redirects=False, headers={"User-Agent": USER_AGENT}, transport=transport,
+            trust_env=transport is None,
+        )
         self._owns_http = http is None
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()

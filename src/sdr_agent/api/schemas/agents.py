@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from sdr_agent.storage.repos.agents import Agent, flat_config
 from sdr_agent.storage.repos.jsonmerge import deep_merge
@@ -28,7 +28,7 @@ class FlatAgentFields(BaseModel):
     system_prompt: str | None = None
     first_message: str | None = None
     voice_id: str | None = Field(default=None, max_length=255)
-    interrupt_enabled: bool | None = None
+    interrupt_enabled: StrictBool | None = None
 
     def as_config(self) -> dict[str, Any]:
         return flat_config(

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from sdr_agent.storage.repos.phone_numbers import PhoneNumber
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+# Twilio credentials travel in an HTTP Basic header, which carries Latin-1 at most: anything but printable
+# ASCII would be stored and then crash every REST call placed with it. Twilio's sids are letters and digits.
+TWILIO_SID_PATTERN = r"^[A-Za-z0-9]+$"
+TWILIO_TOKEN_PATTERN = r"^[!-~]+$"
 
 
 class PhoneNumberCreateRequest(BaseModel):
     provider: Literal["twilio"] = "twilio"
     phone_number: str = Field(pattern=E164_PATTERN, description="E.164, e.g. +15550001111")
     label: str = Field(default="", max_length=255)
-    sid: str = Field(min_length=2, max_length=64)
-    token: str = Field(min_length=1, max_length=255)
+    sid: str = Field(min_length=2, max_length=64, pattern=TWILIO_SID_PATTERN)
+    token: str = Field(min_length=1, max_length=255, pattern=TWILIO_TOKEN_PATTERN)
     agent_id: str | None = None
-    supports_inbound: bool | None = None
-    supports_outbound: bool | None = None
+    supports_inbound: StrictBool | None = None
+    supports_outbound: StrictBool | None = None
 
 
 class PhoneNumberUpdateRequest(BaseModel):

@@ -7,24 +7,52 @@ from typing import Any
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Return a new dict; neither argument is modified."""
-    merged = copy.deepcopy(base)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        elif isinstance(value, dict):
-            merged[key] = _without_nulls(value)
-        else:
-            merged[key] = copy.deepcopy(value)
+    """Return a new dict; neither argument is modified.
+
+    Iterative, not recursive: a config nested deeper than the interpreter's recursion limit (stored before
+    the API bounded JSON depth) must still merge instead of raising RecursionError on every read."""
+    merged: dict[str, Any] = json_copy(base)
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = [(merged, patch)]
+    while pending:
+        target, changes = pending.pop()
+        for key, value in changes.items():
+            if value is None:
+                target.pop(key, None)
+            elif isinstance(value, dict) and isinstance(target.get(key), dict):
+                pending.append((target[key], value))  # target[key] is already our own copy
+            else:
+                # A brand-new subtree with null leaves means "absent", the same as on an existing one.
+                target[key] = json_copy(value, strip_nulls=True)
     return merged
 
 
-def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
-    # A brand-new subtree with null leaves means "absent", the same as on an existing one.
-    return {k: (_without_nulls(v) if isinstance(v, dict) else copy.deepcopy(v)) for k, v in value.items()
-            if v is not None}
+def json_copy(value: Any, *, strip_nulls: bool = False) -> Any:
+    """Deep copy of JSON-like data (dicts, lists, scalars) without recursion. ``strip_nulls`` drops ``None``
+    values of objects reached through objects (lists are copied as they are, as before)."""
+    if not isinstance(value, dict | list):
+        return copy.copy(value)
+    root: Any = {} if isinstance(value, dict) else []
+    pending: list[tuple[Any, Any, bool]] = [(value, root, strip_nulls)]
+    while pending:
+        source, target, strip = pending.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if strip and isinstance(source, dict) and item is None:
+                continue
+            child: Any
+            if isinstance(item, dict):
+                child = {}
+                pending.append((item, child, strip and isinstance(source, dict)))
+            elif isinstance(item, list):
+                child = []
+                pending.append((item, child, False))
+            else:
+                child = copy.copy(item)
+            if isinstance(target, dict):
+                target[key] = child
+            else:
+                target.append(child)
+    return root
 
 
 def get_path(tree: dict[str, Any], *path: str, default: Any = None) -> Any:

@@ -18,6 +18,7 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 30
+_CURSOR_YEARS = (1970, 9000)
 
 
 class InvalidCursorError(ValueError):
@@ -45,13 +46,17 @@ def decode_cursor(cursor: str) -> CursorPosition:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        created_at = datetime.fromisoformat(data["t"])
+        created_at = as_utc(datetime.fromisoformat(data["t"]))
         item_id = data["id"]
-    except (binascii.Error, UnicodeError, ValueError, KeyError, TypeError) as exc:
+    # OverflowError: a forged time at the edge of datetime's range (9999-12-31T23:59-10:00) moved to UTC.
+    except (binascii.Error, UnicodeError, ValueError, KeyError, TypeError, OverflowError) as exc:
         raise InvalidCursorError("invalid cursor") from exc
-    if not isinstance(item_id, str):
+    if not isinstance(item_id, str) or len(item_id) > 128 or not _CURSOR_YEARS[0] <= created_at.year <= (
+        _CURSOR_YEARS[1]
+    ):
+        # Times no row can have would only reach the database driver to overflow there.
         raise InvalidCursorError("invalid cursor")
-    return CursorPosition(as_utc(created_at), item_id)
+    return CursorPosition(created_at, item_id)
 
 
 def clamp_page_size(page_size: int) -> int:

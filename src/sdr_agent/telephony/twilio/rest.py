@@ -146,6 +146,9 @@ class TwilioGateway:
 
     def _credentials(self, account_sid: str | None, auth_token: str | None) -> Credentials:
         if account_sid and auth_token:
+            if not (account_sid + auth_token).isascii():
+                # Stored before the API checked them: the Basic auth header could not carry them (a crash).
+                raise TwilioError(400, None, "the phone number's Twilio sid or token is not valid ASCII")
             return (account_sid, auth_token)
         sid, token = self._default
         if not sid or not token:

@@ -22,6 +22,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # ---- 17A (rate-limit counters): begin ----
+    # Fixed-window counters shared by every replica: one row per (bucket, window), incremented atomically.
+    op.create_table(
+        'rate_limit_counters',
+        sa.Column('bucket', sa.String(length=128), nullable=False),
+        sa.Column('window_start', sa.BigInteger(), nullable=False),
+        sa.Column('hits', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('bucket', 'window_start'),
+    )
+    with op.batch_alter_table('rate_limit_counters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_limit_counters_window_start'), ['window_start'], unique=False)
     # ---- 17A: end ----
 
     # ---- 17B (stream tokens, call leases, incremental call audio, sealed secrets): begin ----
@@ -77,4 +87,7 @@ def downgrade() -> None:
     # ---- 17B: end ----
 
     # ---- 17A (rate-limit counters): begin ----
+    with op.batch_alter_table('rate_limit_counters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_limit_counters_window_start'))
+    op.drop_table('rate_limit_counters')
     # ---- 17A: end ----
