@@ -6,8 +6,8 @@ sweeps once at start-up and then every ``resilience.recovery_interval_s`` for co
 recovers it), and closes it the way a failed call closes: ``failed`` with ``metadata.termination_reason``, the
 transcript saved so far, the audio checkpointed so far, analysis and the post-call webhook (outbox).
 
-Drain: on SIGTERM no new call is answered, each live call hears a closing line after the reply it is in and
-is hung up like an agent-ended call, bounded by ``resilience.shutdown_grace_s``; what is still live then is
+Drain: on SIGTERM no new call is answered, each live call hears a closing line (after the reply it is in, or
+cutting it when that takes too long) and is hung up like an agent-ended call, bounded by ``resilience.shutdown_grace_s``; what is still live then is
 saved by the shutdown hook.
 """
 
@@ -28,7 +28,9 @@ from sdr_agent.storage.repos import call_leases, recordings
 log = logging.getLogger(__name__)
 
 CRASH_REASON = "the server process handling the call stopped unexpectedly"
-SHUTDOWN_LINE = "I'm sorry, I have to end our call now. We will get back to you shortly. Goodbye."
+SHUTDOWN_LINE = "I'm sorry, I have to end our call now. We'll call you back. Goodbye."
+# On SIGTERM a reply in progress may finish for this share of the grace period before it is cut.
+_FINISH_REPLY_SHARE = 0.25
 
 
 class CallRecovery:
@@ -117,7 +119,9 @@ async def drain_calls(services: Services, grace_s: float) -> int:
         return 0
     log.info("draining %d live call(s) before shutdown", len(runtime.calls))
     told = [
-        asyncio.create_task(session.end_for_shutdown(SHUTDOWN_LINE), name="shutdown-goodbye")
+        asyncio.create_task(
+            session.end_for_shutdown(SHUTDOWN_LINE, grace_s * _FINISH_REPLY_SHARE), name="shutdown-goodbye"
+        )
         for session in list(runtime.calls.values())
     ]
     deadline = time.monotonic() + grace_s
