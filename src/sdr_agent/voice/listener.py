@@ -13,7 +13,6 @@ joined with the final its own ``finalize()`` brings, never resolving it early.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +27,9 @@ from sdr_agent.voice.stats import CallStats
 log = logging.getLogger(__name__)
 
 
+REOPEN_DELAYS_S = (0.2, 0.5, 1.0)
+
+
 class CallerListener:
     def __init__(
         self,
@@ -37,12 +39,15 @@ class CallerListener:
         *,
         on_turn_end: Callable[[CallerTurn], None],
         on_words: Callable[[Utterance], None],
+        on_deaf: Callable[[], None] | None = None,
     ) -> None:
         self._engine = stt
         self._config = config
         self._stats = stats
         self._on_turn_end = on_turn_end
         self._on_words = on_words
+        self._on_deaf = on_deaf
+        self._reopening = False
         self.segmenter = SpeechSegmenter()
         self.utterance: Utterance | None = None
         self.turn: CallerTurn | None = None
@@ -65,11 +70,17 @@ class CallerListener:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("an STT task failed while the call ended")
         if self._stream is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self._stream.aclose()
+            except Exception:
+                log.warning("closing the STT stream failed", exc_info=True)
 
     def quiet_for(self, now: float) -> float:
         """Seconds since the caller's voice was last heard (0 while they are speaking)."""
@@ -128,6 +139,8 @@ class CallerListener:
             self.turn.last_voice_at = utterance.ended_at or utterance.started_at
 
     async def _send(self, frame: AudioFrame) -> None:
+        if self._reopening:
+            return  # the recogniser is being replaced; these frames are lost either way
         try:
             await self._stream.send(frame)
         except Exception:
@@ -162,23 +175,48 @@ class CallerListener:
                 utterance.resolve(self._endpointed.pop(utterance, ""))
 
     async def _consume(self) -> None:
+        """Transcripts until the call ends. A stream that fails *or simply ends* mid-call is replaced —
+        the call must never go silently deaf; when no new stream can be opened the session is told."""
         while True:
             try:
                 async for result in self._stream.results():
                     self._on_transcript(result)
-                return
+                log.warning("the STT stream ended in the middle of the call; reopening")
             except asyncio.CancelledError:
                 raise
             except Exception:
-                self._stats.engine_errors += 1
                 log.exception("STT stream failed; reopening")
-                for utterance in self._awaiting_final:
-                    utterance.resolve(self._endpointed.pop(utterance, ""))
-                self._awaiting_final.clear()
-                self._endpointed.clear()
-                await asyncio.sleep(0.2)
-                with contextlib.suppress(Exception):
+            self._stats.engine_errors += 1
+            for utterance in self._awaiting_final:
+                utterance.resolve(self._endpointed.pop(utterance, ""))
+            self._awaiting_final.clear()
+            self._endpointed.clear()
+            if not await self._reopen():
+                log.error("no STT stream could be reopened: the call cannot hear the caller")
+                if self._on_deaf is not None:
+                    self._on_deaf()
+                return
+
+    async def _reopen(self, delays_s: tuple[float, ...] = REOPEN_DELAYS_S) -> bool:
+        self._reopening = True
+        old, self._stream = self._stream, None
+        try:
+            if old is not None:
+                try:
+                    await old.aclose()
+                except Exception:
+                    log.warning("closing the failed STT stream failed", exc_info=True)
+            for delay in delays_s:
+                await asyncio.sleep(delay)
+                try:
                     self._stream = await self._engine.open_stream()
+                    return True
+                except Exception:
+                    self._stats.engine_errors += 1
+                    log.warning("reopening the STT stream failed", exc_info=True)
+            return False
+        finally:
+            self._reopening = False
 
     def _on_transcript(self, result: Transcript) -> None:
         target: Utterance | None
