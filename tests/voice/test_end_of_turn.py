@@ -114,3 +114,53 @@ async def test_a_mid_sentence_pause_after_a_preposition_is_not_cut_off() -> None
                                     [(1.5, 900.0), (3.1, 700.0)])
     assert dialogue.user_turns == ["I was wondering about the onboarding time?"]
     assert not [ht for ht, _ in line.heard if 2.4 < ht < 3.8]  # the agent stayed quiet in the 700 ms pause
+
+
+class SlowDialogue(ScriptedDialogue):
+    """Retrieval or a tool takes ``delay_s`` before the first words of every reply."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__("Hi.", reply=lambda text: "The Team plan is 49 dollars.")
+        self.delay_s = delay_s
+
+    async def _events(self, text: str) -> Any:
+        await asyncio.sleep(self.delay_s)
+        async for event in super()._events(text):
+            yield event
+
+
+async def _filler_call(delay_s: float) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+    dialogue = SlowDialogue(delay_s)
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_f", call_sid="CA_f",
+        deps=SessionDeps(stt=FakeSTT(["How much is it?"], partial_after_ms=100.0, claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(fillers=["Sure."]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(1.5, voiced_signal(200.0, 900.0))
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 6.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    return line, dialogue
+
+
+@on_virtual_clock
+async def test_a_slow_reply_starts_with_a_filler_instead_of_silence() -> None:
+    line, dialogue = await _filler_call(1.2)
+    spoken = [heard for heard, _ in dialogue.heard]
+    assert spoken[-1].startswith("Sure.") and "49 dollars" in spoken[-1]
+    assert _first_reply_heard_after(line, 2.4) - 2.4 < 0.5  # the filler, long before the 1.2 s answer
+
+
+@on_virtual_clock
+async def test_a_quick_reply_gets_no_filler() -> None:
+    _line, dialogue = await _filler_call(0.0)
+    assert not any(heard.startswith("Sure.") for heard, _ in dialogue.heard)

@@ -25,6 +25,7 @@ _ROUTER_MODULES: list[str] = [
     "sdr_agent.api.media_stream",
     "sdr_agent.api.webhook_deliveries",
     "sdr_agent.api.metrics",
+    "sdr_agent.api.tools",
     "sdr_agent.web.socket",
     "sdr_agent.web.simulate",
     "sdr_agent.web.console",

@@ -18,6 +18,9 @@ DEFAULT_STOP_PHRASES = ("stop", "wait", "hold on", "hang on", "excuse me", "sorr
                         "one moment", "shut up", "not interested", "no no")
 
 
+DEFAULT_FILLERS = ("Sure.", "Okay.", "Let me see.")
+
+
 @dataclass
 class SessionDeps:
     stt: SpeechToText
@@ -53,6 +56,9 @@ class SessionConfig:
     interrupt_ms: float = 1000.0  # still voiced this long: an interruption (clear, answer)
     words_wait_ms: float = 600.0  # a short sound keeps the agent ducked at most this long for its words
     stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
+    # Said when a reply has no words yet this long after the caller's turn ended (voice/speaker.py).
+    fillers: list[str] = field(default_factory=list)
+    filler_after_ms: float = 200.0
     bargein: BargeInConfig = field(default_factory=BargeInConfig)
     audio_dir: Path | None = None
 
@@ -94,6 +100,7 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
         backchannel_max_ms=float(_get(conversation_config, "turn.backchannel_max_ms", 560.0)),
         interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1000.0)),
         stop_phrases=list(_get(conversation_config, "turn.stop_phrases", DEFAULT_STOP_PHRASES)),
+        fillers=list(_get(conversation_config, "turn.fillers", DEFAULT_FILLERS)),
         bargein=BargeInConfig(
             energy=EnergyConfig(
                 factor=b.energy_factor,

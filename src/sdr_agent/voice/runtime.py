@@ -42,6 +42,10 @@ async def on_startup(services: Services) -> None:
     try:
         # Load the embedding model now, not on the first question of the first call.
         await knowledge_store(services).warm_up()
+        from sdr_agent.dialogue.signals import example_index
+
+        # The caller-phrase examples the dialogue routes by, embedded once before the first call.
+        await asyncio.to_thread(example_index, knowledge_store(services).embedder)
     except Exception:
         log.exception("knowledge store warm-up failed; the first retrieval may be slow")
 
@@ -85,8 +89,12 @@ async def create_session(
         agent_id=agent.agent_id,
         agent_name=agent.name,
         dynamic_variables={k: str(v) for k, v in conversation.dynamic_variables.items()},
+        tools=await _workspace_tools(services, config_dict),  # prompt.tool_ids, resolved on every call
+        outbound=conversation.direction == "outbound",
         deps=DialogueDeps(
             llm=engines.llm,
+            embedder=_embedder(services),
+            write_metadata=sink.merge_metadata,  # an opt-out is on the record at once
             retrieve=_retriever(services),
             book_meeting=_meeting_booker(services, agent.agent_id, conversation.conversation_id),
             # Tool webhooks are client-supplied URLs: the same address policy as every outbound request.
@@ -122,6 +130,29 @@ def _effective_config(base: dict[str, Any], override: dict[str, Any] | None) -> 
     from sdr_agent.storage.repos.jsonmerge import deep_merge
 
     return deep_merge(base, override or {}) if override else base
+
+
+async def _workspace_tools(services: Services, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tool configs for ``agent.prompt.tool_ids`` (unknown ids are logged and left out)."""
+    from sdr_agent.storage.repos.tools import get_tools
+
+    prompt = (config.get("agent") or {}).get("prompt") or {}
+    ids = [t for t in prompt.get("tool_ids") or [] if isinstance(t, str)]
+    if not ids:
+        return []
+    async with services.db.session() as session:
+        tools = await get_tools(session, ids)
+    missing = set(ids) - {tool.tool_id for tool in tools}
+    if missing:
+        log.warning("agent references unknown tool ids %s; left out", sorted(missing))
+    return [{"tool_config": tool.tool_config} for tool in tools]
+
+
+def _embedder(services: Services) -> Any:
+    """The knowledge base's sentence embedder, shared with the dialogue's intent and answer matching."""
+    from sdr_agent.knowledge.store import knowledge_store
+
+    return knowledge_store(services).embedder
 
 
 def _retriever(services: Services) -> Any:

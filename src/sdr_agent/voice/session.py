@@ -81,7 +81,7 @@ class CallSession:
         )
         self.speaker = TurnSpeaker(
             self.player, deps.tts, self.stats, voice=config.voice, fallback_line=deps.dialogue.fallback_line,
-            clock=clock,
+            clock=clock, fillers=config.fillers, filler_after_ms=config.filler_after_ms,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +103,7 @@ class CallSession:
         self.recorder.start(now)
         self.player.start()
         await self.listener.open()
+        self._spawn(self.speaker.prepare_fillers(), "prepare-fillers")
         self._tasks = [
             asyncio.create_task(self._tick(), name="session-ticker"),
             asyncio.create_task(self._write_turns(), name="turn-writer"),

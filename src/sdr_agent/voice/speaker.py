@@ -1,7 +1,10 @@
 """Speaking one agent turn: dialogue events → sentences → TTS → paced player, all streaming.
 
-The LLM stream and TTS run as two tasks joined by a queue, so the first sentence is synthesised and
-playing while the model is still writing the rest.
+The LLM stream and TTS run as two tasks joined by a queue, so the next sentence is synthesised while the
+current one plays and the first one is playing while the model is still writing the rest. When the
+dialogue is slow to say anything (retrieval, a slow model, a tool call), the agent says a short filler
+("Sure.", pre-synthesised at call start) instead of leaving the caller in silence: a caller takes a long
+silence as the end of the agent's turn.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
 from sdr_agent.dialogue.base import DialogueEvent, EndCall, SendDigits, SpeakText, ToolActivity, TransferCall
 from sdr_agent.engines.base import TextToSpeech
@@ -24,6 +28,11 @@ log = logging.getLogger(__name__)
 _Item = str | bytes | None  # a sentence, raw μ-law (DTMF tones), or the end marker
 
 
+@dataclass(frozen=True, slots=True)
+class _Filler:
+    text: str
+
+
 class TurnSpeaker:
     def __init__(
         self,
@@ -34,6 +43,8 @@ class TurnSpeaker:
         voice: str | None,
         fallback_line: Callable[[], str],
         clock: Callable[[], float],
+        fillers: Sequence[str] = (),
+        filler_after_ms: float = 200.0,
     ) -> None:
         self._player = player
         self._tts = tts
@@ -41,16 +52,48 @@ class TurnSpeaker:
         self._voice = voice
         self._fallback_line = fallback_line
         self._clock = clock
+        self._fillers = list(fillers)
+        self._filler_after_s = filler_after_ms / 1000.0
+        self._filler_audio: dict[str, bytes] = {}
+        self._filler_index = 0
+
+    async def prepare_fillers(self) -> None:
+        """Synthesise the fillers once per call, so one can start playing the moment it is needed."""
+        for text in self._fillers:
+            try:
+                self._filler_audio[text] = await self._audio_of(text)
+            except Exception:
+                log.warning("could not prepare the filler %r", text, exc_info=True)
+
+    async def _audio_of(self, text: str) -> bytes:
+        encoder, pauses, out = TelephonyEncoder(), PauseLimiter(), bytearray()
+        async for chunk in self._tts.synthesize(text, self._voice):
+            out += pauses.feed(encoder.encode(chunk))
+        return bytes(out + pauses.feed(encoder.flush()) + pauses.flush())
+
+    async def _filler_after(self, turn: AgentTurn, queue: asyncio.Queue[_Item | _Filler]) -> None:
+        await asyncio.sleep(self._filler_after_s)
+        if not turn.texts and queue.empty():
+            text = self._fillers[self._filler_index % len(self._fillers)]
+            self._filler_index += 1
+            queue.put_nowait(_Filler(text))
 
     async def speak(self, turn: AgentTurn, events: AsyncIterator[DialogueEvent]) -> None:
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        queue: asyncio.Queue[_Item | _Filler] = asyncio.Queue()
         synth = asyncio.create_task(self._synthesize(turn, queue))
         splitter = SentenceSplitter()
+        # Only replies to the caller get a filler: an opening line or a re-prompt has nobody waiting.
+        filler = (
+            asyncio.create_task(self._filler_after(turn, queue))
+            if self._fillers and turn.caller_end_at is not None else None
+        )
         try:
             async for event in events:
                 if isinstance(event, SpeakText):
                     turn.mark_stage("llm_first_token", self._clock())
                     for sentence in splitter.feed(event.text):
+                        if filler is not None:
+                            filler.cancel()
                         queue.put_nowait(sentence)
                 elif isinstance(event, ToolActivity):
                     turn.tool_calls.append(event.tool_call)
@@ -64,6 +107,8 @@ class TurnSpeaker:
                     queue.put_nowait(dtmf_ulaw(event.digits))
         except asyncio.CancelledError:
             synth.cancel()
+            if filler is not None:
+                filler.cancel()
             raise
         except Exception:
             turn.engine_errors += 1
@@ -77,14 +122,27 @@ class TurnSpeaker:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+        if filler is not None:
+            filler.cancel()
         for sentence in splitter.flush():
             queue.put_nowait(sentence)
         queue.put_nowait(None)
         await synth
 
-    async def _synthesize(self, turn: AgentTurn, queue: asyncio.Queue[_Item]) -> None:
+    async def _synthesize(self, turn: AgentTurn, queue: asyncio.Queue[_Item | _Filler]) -> None:
         while (item := await queue.get()) is not None:
-            if isinstance(item, bytes):
+            if isinstance(item, _Filler):
+                audio = self._filler_audio.get(item.text)
+                if audio is None:
+                    await self._sentence(turn, item.text)
+                    continue
+                turn.mark_stage("filler", self._clock())
+                segment = self._player.new_segment(item.text)
+                turn.segments.append(segment)
+                turn.texts.append(item.text)
+                self._player.enqueue_audio(segment, audio)
+                self._player.finish_segment(segment)
+            elif isinstance(item, bytes):
                 segment = self._player.new_segment("")
                 turn.segments.append(segment)
                 turn.texts.append("")
