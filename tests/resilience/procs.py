@@ -1,4 +1,4 @@
-"""Real ``sdr-agent serve`` processes for the crash, shutdown and replica tests (scripted engines, loopback)."""
+"""Real ``sdr-agent serve`` processes for the crash, shutdown and replica tests (fake engines, loopback)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ from tests.resilience.procs import (
 PROSPECT = "+15551230000"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "a1" * 16, "global-token-" + "7" * 19
 NUMBER_SID, NUMBER_TOKEN = "AC" + "b2" * 16, "number-token-" + "9" * 19
-GREETING = "Hi, this is Alex from Acme Cloud. I am calling about your team's onboarding, do you have a minute?"
+GREETING = "Hi, this is Alex from Acme Cloud. I'm calling about your team's onboarding, got a minute?"
 
 
 @pytest.fixture
@@ -87,7 +87,9 @@ def _row(db_file: Path, conversation_id: str) -> tuple[str, int]:
     return str(status), int(turns)
 
 
-async def test_kill_9_mid_call_then_sigterm_with_secrets_sealed(tmp_path: Path, standin: TwilioStandIn) -> None:
+async def test_kill_9_mid_call_then_sigterm_with_secrets_sealed(
+    tmp_path: Path, standin: TwilioStandIn
+) -> None:
     receiver = Receiver()
     hook_url = await receiver.start()
     db_file = tmp_path / "sdr.db"
@@ -102,7 +104,9 @@ async def test_kill_9_mid_call_then_sigterm_with_secrets_sealed(tmp_path: Path, 
     second = ServerProcess(env, port, log_path, tmp_path)
     # The caller says nothing and never hangs up: only the server can end these calls.
     standin.set_script(PROSPECT, CallerScript(end_timeout_s=120.0), max_call_s=120.0)
-    api = httpx.AsyncClient(base_url=first.url, headers={"xi-api-key": API_KEY}, timeout=15.0, trust_env=False)
+    api = httpx.AsyncClient(
+        base_url=first.url, headers={"xi-api-key": API_KEY}, timeout=15.0, trust_env=False
+    )
     try:
         await first.start()
         agent_id, number_id, webhook_secret = await _setup(api, hook_url)
@@ -111,7 +115,8 @@ async def test_kill_9_mid_call_then_sigterm_with_secrets_sealed(tmp_path: Path, 
         conversation_id, call_sid = await _call(api, agent_id, number_id)
         call = await standin.wait_for_stream(call_sid, timeout=30)
         await wait_until(lambda: len(call.heard_frames) > 100, timeout=20)  # 2 s of the agent heard
-        await wait_until(lambda: _row(db_file, conversation_id)[1] >= 1, timeout=20)  # the greeting turn saved
+        # ... and the greeting turn saved
+        await wait_until(lambda: _row(db_file, conversation_id)[1] >= 1, timeout=20)
         first.kill()
         assert _row(db_file, conversation_id)[0] == "in-progress"
 
@@ -144,7 +149,8 @@ async def test_kill_9_mid_call_then_sigterm_with_secrets_sealed(tmp_path: Path, 
                    for _, path, _, _ in standin.rest_requests)
         with sqlite3.connect(db_file) as conn:
             said = [m for (m,) in conn.execute(
-                "SELECT message FROM transcript_turns WHERE conversation_id = ? AND role = 'agent' ORDER BY seq",
+                "SELECT message FROM transcript_turns"
+                " WHERE conversation_id = ? AND role = 'agent' ORDER BY seq",
                 (conversation_id,),
             )]
         assert said[-1] == SHUTDOWN_LINE

@@ -6,9 +6,9 @@ sweeps once at start-up and then every ``resilience.recovery_interval_s`` for co
 recovers it), and closes it the way a failed call closes: ``failed`` with ``metadata.termination_reason``, the
 transcript saved so far, the audio checkpointed so far, analysis and the post-call webhook (outbox).
 
-Drain: on SIGTERM no new call is answered, each live call hears a closing line (after the reply it is in, or
-cutting it when that takes too long) and is hung up like an agent-ended call, bounded by ``resilience.shutdown_grace_s``; what is still live then is
-saved by the shutdown hook.
+Drain: on SIGTERM no new call is answered, each live call hears a closing line (after the reply it is in,
+or cutting it when that takes too long) and is hung up like an agent-ended call, bounded by
+``resilience.shutdown_grace_s``; what is still live then is saved by the shutdown hook.
 """
 
 from __future__ import annotations
