@@ -13,6 +13,7 @@ from typing import Any
 from sdr_agent.analysis.analyzer import AnalysisInput, rules_analysis
 from sdr_agent.analysis.context import PostCallContext, load_context
 from sdr_agent.analysis.llm_analyzer import llm_analysis
+from sdr_agent.analysis.opt_out import opt_out_record
 from sdr_agent.engines.base import LanguageModel
 from sdr_agent.engines.factory import GENERATIVE_LLMS, build_llm
 from sdr_agent.logs import bind_call
@@ -23,6 +24,7 @@ from sdr_agent.storage.repos.conversations import (
     merge_conversation_metadata,
     update_conversation,
 )
+from sdr_agent.storage.repos.suppression import add_opt_out, external_number
 from sdr_agent.webhooks.events import POST_CALL_AUDIO
 from sdr_agent.webhooks.publish import publish_initiation_failure, publish_post_call
 from sdr_agent.webhooks.routing import Target, resolve_targets
@@ -185,6 +187,12 @@ async def _store(
         final = await get_conversation(session, conversation_id)
         if final is None:
             return []
+        # "Don't call me again" (the dialogue's metadata["opt_out"]) → do-not-call list, same transaction.
+        await add_opt_out(
+            session,
+            external_number(final.metadata, final.direction, final.from_number, final.to_number),
+            opt_out_record(final),
+        )
         return await publish_post_call(
             session, final, agent_name=context.agent_name, meetings=context.meetings, targets=targets, wav=wav
         )

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdr_agent.campaigns.clock import Clock, clock_of
 from sdr_agent.campaigns.model import Outcome, RecipientStatus
-from sdr_agent.campaigns.outcomes import Verdict, classify, finish_attempt, record_opt_out
+from sdr_agent.campaigns.opt_out import record_opt_out
+from sdr_agent.campaigns.outcomes import Verdict, classify, finish_attempt
 from sdr_agent.campaigns.reconcile import ask_twilio, progress_status
 from sdr_agent.campaigns.submit import default_retry
 from sdr_agent.campaigns.window import CallingWindow, zones_for

@@ -15,7 +15,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdr_agent.campaigns.model import RETRYABLE, Outcome, RecipientStatus, RetryPolicy
-from sdr_agent.campaigns.opt_out import suppress_if_opted_out
 from sdr_agent.campaigns.window import CallingWindow, zones_for
 from sdr_agent.storage.models import BatchAttemptRow, BatchCallRow, BatchRecipientRow, ConversationRow
 from sdr_agent.storage.repos.campaigns import ACTIVE
@@ -124,16 +123,3 @@ def _next_step(
     if next_at is None:
         return RecipientStatus.FAILED, None, detail[:255]
     return RecipientStatus.PENDING, next_at, f"retry after {detail}"[:255]
-
-
-async def record_opt_out(session: AsyncSession, conversation: ConversationRow | None) -> None:
-    if conversation is not None:
-        await suppress_if_opted_out(session, external_number(conversation), conversation.meta or {})
-
-
-def external_number(conversation: ConversationRow) -> str | None:
-    phone_call = (conversation.meta or {}).get("phone_call")
-    found = phone_call.get("external_number") if isinstance(phone_call, dict) else None
-    if found:
-        return str(found)
-    return conversation.from_number if conversation.direction == "inbound" else conversation.to_number

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,7 @@ from sdr_agent.storage.repos.pagination import Page, make_page, newest_first
 from sdr_agent.storage.repos.timeutil import as_utc
 
 SOURCES = ("api", "call", "import")
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +81,36 @@ async def list_numbers(session: AsyncSession, cursor: str | None, page_size: int
     )
     rows = list(await session.scalars(query))
     return make_page([_record(r) for r in rows], page_size, lambda n: (n.created_at, n.phone_number))
+
+
+def opt_out_phrase(metadata: Mapping[str, Any]) -> str | None:
+    """The dialogue's ``metadata["opt_out"] = {"phrase", "time_in_call_secs"}``, if the caller opted out."""
+    opt_out = metadata.get("opt_out")
+    if not isinstance(opt_out, Mapping):
+        return None
+    phrase = opt_out.get("phrase")
+    return str(phrase) if phrase else "asked not to be called again"
+
+
+def external_number(
+    metadata: Mapping[str, Any], direction: str, from_number: str | None, to_number: str | None
+) -> str | None:
+    """The other party's number on a call (ours is the agent's)."""
+    phone_call = metadata.get("phone_call")
+    found = phone_call.get("external_number") if isinstance(phone_call, Mapping) else None
+    if found:
+        return str(found)
+    return from_number if direction == "inbound" else to_number
+
+
+async def add_opt_out(session: AsyncSession, number: str | None, metadata: Mapping[str, Any]) -> bool:
+    """A caller who asked not to be called again goes on the list with source ``call``; True if added now.
+
+    Called where a conversation is finalized and again when the dialer closes the attempt, so a crash
+    between the two cannot lose the request (adding twice keeps the first entry).
+    """
+    phrase = opt_out_phrase(metadata)
+    if phrase is None or not number or not _E164.match(number):
+        return False
+    _, created = await add_number(session, number, f"caller asked during the call: {phrase!r}"[:1000], "call")
+    return created
