@@ -137,6 +137,7 @@ def make_dialogue(
     meetings: MeetingRecorder | None = None,
     booking: bool = True,
     tools: list[dict[str, Any]] | None = None,
+    outbound: bool = False,
     **deps: Any,
 ) -> AgentDialogue:
     return build_dialogue(
@@ -154,6 +155,7 @@ def make_dialogue(
             **deps,
         ),
         tools=tools,
+        outbound=outbound,
     )
 
 
