@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from sdr_agent.analysis.finalize import record_initiation_failure
 from sdr_agent.api.deps import ServicesDep
+from sdr_agent.api.rate_limit import client_address, rate_limiter
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
 from sdr_agent.telephony.amd import apply_amd_callback
@@ -50,6 +51,8 @@ async def signed_twilio_form(request: Request, services: ServicesDep) -> FormPar
         for token in await _candidate_tokens(services, params):
             if is_valid_signature(token, url, params, signature):
                 return params
+    # Forged webhooks count toward the address's failed-attempt throttle (429 once past it).
+    await rate_limiter(request).note_failure(client_address(request))
     raise HTTPException(status_code=403, detail="missing or invalid X-Twilio-Signature")
 
 
