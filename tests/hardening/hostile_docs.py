@@ -42,7 +42,8 @@ def entity_bomb_docx() -> bytes:
         b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
         + b"".join(f'<!ENTITY lol{i} "{"&lol{};".format(i - 1 if i > 1 else "") * 10}">'.encode()
                    for i in range(1, 10))
-        + b"]><w:document " + _W.encode() + b"><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
+        + b"]><w:document " + _W.encode()
+        + b"><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
     )
     return docx_with_body(lol)
 

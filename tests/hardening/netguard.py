@@ -37,7 +37,9 @@ def _loopback(address: Any) -> bool:
 
 
 @contextmanager
-def net_guard(monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]] | None = None) -> Iterator[NetGuard]:
+def net_guard(
+    monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]] | None = None
+) -> Iterator[NetGuard]:
     guard = NetGuard(dict(names or {}))
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex

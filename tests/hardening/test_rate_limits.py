@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
-from tests.conftest import API_KEY
 
 from sdr_agent.app import create_app
 from sdr_agent.settings import Settings
+from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.postgres
 OTHER_KEY = "second-key"
@@ -85,13 +85,17 @@ async def test_forged_twilio_signatures_count_as_failures(app: FastAPI, client: 
 async def test_counters_are_shared_by_replicas_on_one_database(settings: Settings, app: FastAPI) -> None:
     """Two app instances on one database stand for two replicas: together they allow one burst."""
     other = create_app(settings, migrate=False)
-    async with app.router.lifespan_context(app), other.router.lifespan_context(other):
-        async with _client(app) as first, _client(other) as second:
-            headers = {"xi-api-key": API_KEY}
-            statuses = []
-            for n in range(8):
-                replica = first if n % 2 == 0 else second
-                statuses.append((await replica.get("/v1/convai/agents", headers=headers)).status_code)
+    async with (
+        app.router.lifespan_context(app),
+        other.router.lifespan_context(other),
+        _client(app) as first,
+        _client(other) as second,
+    ):
+        headers = {"xi-api-key": API_KEY}
+        statuses = []
+        for n in range(8):
+            replica = first if n % 2 == 0 else second
+            statuses.append((await replica.get("/v1/convai/agents", headers=headers)).status_code)
     assert statuses == [200] * 5 + [429] * 3
 
 

@@ -11,7 +11,6 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from tests.hardening.netguard import net_guard
 
 from sdr_agent.knowledge.fetch_url import FetchBlockedError, fetch_url
 from sdr_agent.security.urls import (
@@ -22,6 +21,7 @@ from sdr_agent.security.urls import (
     check_url,
 )
 from sdr_agent.settings import Settings
+from tests.hardening.netguard import net_guard
 
 KB_URL = "/v1/convai/knowledge-base/url"
 BLOCKED_LITERALS = [

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.hardening import hostile_docs
-from tests.telephony.support import make_agent
 
 from sdr_agent.services import Services
 from sdr_agent.settings import Settings
 from sdr_agent.sim.twilio import TwilioStandIn
 from sdr_agent.storage.db import Database
+from tests.hardening import hostile_docs
+from tests.telephony.support import make_agent
 
 CALLEE = "+15551234567"
 

@@ -8,16 +8,16 @@ import time
 
 import httpx
 import pytest
-from tests.hardening import hostile_docs
 
 from sdr_agent.knowledge.extract import DocumentFormat, ExtractionError
 from sdr_agent.knowledge.extract_worker import (
-    ExtractLimits,
     ExtractionLimitError,
+    ExtractLimits,
     extract_isolated,
     extract_limited,
 )
 from sdr_agent.knowledge.ingest import safe_filename
+from tests.hardening import hostile_docs
 
 FILE_URL = "/v1/convai/knowledge-base/file"
 MB = 1024 * 1024
@@ -52,10 +52,12 @@ async def test_the_child_is_killed_on_cpu_and_time_overruns() -> None:
     started = time.monotonic()
     with pytest.raises(ExtractionLimitError):
         await extract_isolated(burner, DocumentFormat.DOCX, ExtractLimits(cpu_s=1, timeout_s=30))
-    with pytest.raises(ExtractionLimitError, match="over 0.3 s"):
+    with pytest.raises(ExtractionLimitError, match=r"over 0\.3 s"):
         await extract_isolated(burner, DocumentFormat.DOCX, ExtractLimits(cpu_s=30, timeout_s=0.3))
     assert time.monotonic() - started < 20  # without the limits this parse runs for minutes
-    ok = await extract_isolated(b"# Prices\nWidgets cost 5 dollars.", DocumentFormat.MARKDOWN, ExtractLimits())
+    ok = await extract_isolated(
+        b"# Prices\nWidgets cost 5 dollars.", DocumentFormat.MARKDOWN, ExtractLimits()
+    )
     assert "Widgets cost 5 dollars." in ok.text
 
 
