@@ -113,7 +113,9 @@ def _next_step(
 ) -> tuple[RecipientStatus, datetime | None, str | None]:
     if verdict.outcome in _TERMINAL_FOR:
         return _TERMINAL_FOR[verdict.outcome], None, verdict.detail
-    detail = verdict.outcome.value if not verdict.detail else f"{verdict.outcome.value}: {verdict.detail}"
+    detail = verdict.outcome.value
+    if verdict.detail and verdict.detail != detail:
+        detail = f"{detail}: {verdict.detail}"
     policy = RetryPolicy.from_json(batch.retry_policy or {}, default_retry)
     budget = policy.max_attempts * (batch.retry_count + 1)
     if verdict.outcome not in RETRYABLE or recipient.attempts >= budget or batch.status == "cancelled":

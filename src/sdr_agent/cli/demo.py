@@ -40,8 +40,15 @@ def demo(
     engines: str = typer.Option(
         "offline", help="offline: embedded engines; cloud-standins: Deepgram + Ollama stand-ins on 127.0.0.1."
     ),
+    campaign: bool = typer.Option(
+        False, "--campaign", help="Run a 12-lead outbound campaign instead, with a live progress view."
+    ),
 ) -> None:
     """Run the simulated call demo and print the transcript with per-turn latency."""
+    if campaign:
+        from sdr_agent.cli.campaign_demo import run_campaign_demo
+
+        raise typer.Exit(0 if asyncio.run(run_campaign_demo()) else 1)
     if engines not in ("offline", "cloud-standins"):
         raise typer.BadParameter("engines must be 'offline' or 'cloud-standins'")
     ok = asyncio.run(_run(timeout, engines))
