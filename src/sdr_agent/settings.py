@@ -64,6 +64,9 @@ class LLMSettings(BaseModel):
     # Longest gap between two streamed chunks before the request counts as failed.
     request_timeout_s: float = 30.0
     gguf_path: str | None = None
+    # llama-cpp-python chat handler; "chatml-function-calling" understands the tools API (tool calls come
+    # back as tool_calls, not as text). Use the model's own format (e.g. "functionary-v2") when it has one.
+    llamacpp_chat_format: str = "chatml-function-calling"
     context_window_tokens: int = 4096
 
 

@@ -29,7 +29,7 @@ from sdr_agent.engines.base import (
 )
 from sdr_agent.settings import LLMSettings
 
-_models: dict[tuple[str, int, int], Any] = {}
+_models: dict[tuple[str, int, int, str], Any] = {}
 _models_lock = threading.Lock()
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
 _Item = LLMEvent | EngineError | None  # None: generation is over
@@ -47,7 +47,7 @@ def check_llamacpp_available(settings: LLMSettings) -> Path:
     except ImportError as exc:
         raise EngineError(
             "llm.provider 'llamacpp' needs the optional package llama-cpp-python "
-            "(pip install llama-cpp-python)"
+            "(pip install 'sdr-agent[llamacpp]', or pip install llama-cpp-python)"
         ) from exc
     return path
 
@@ -123,14 +123,16 @@ class LlamaCppLLM:
         self._threads = threads
 
     def _model(self) -> Any:
-        key = (str(self._path), self._settings.context_window_tokens, self._threads)
+        chat_format = self._settings.llamacpp_chat_format
+        key = (str(self._path), self._settings.context_window_tokens, self._threads, chat_format)
         with _models_lock:
             model = _models.get(key)
             if model is None:
                 import llama_cpp
 
                 model = _models[key] = llama_cpp.Llama(
-                    model_path=key[0], n_ctx=key[1], n_threads=key[2], verbose=False
+                    model_path=key[0], n_ctx=key[1], n_threads=key[2], verbose=False,
+                    chat_format=chat_format or None,
                 )
             return model
 
@@ -144,6 +146,7 @@ class LlamaCppLLM:
                 "stream": True,
             }
             if request.tools:
+                kwargs["tool_choice"] = "auto"  # the model decides; the dialogue validates every call
                 kwargs["tools"] = [
                     {"type": "function", "function": {"name": t.name, "description": t.description,
                                                       "parameters": t.parameters}}
