@@ -15,37 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdr_agent.analysis.sentiment import score_sentiment
+from sdr_agent.dialogue.intents import normalize_utterance
+from sdr_agent.dialogue.lexicon import (
+    AI_QUESTION,
+    DECLINE,
+    HUMAN_REQUEST,
+    OBJECTIONS,
+    OBJECTIONS_BY_KIND,
+    OPT_OUT,
+    Objection,
+)
 from sdr_agent.storage.repos.conversations import TurnRecord
 
-_OBJECTIONS: dict[str, re.Pattern[str]] = {
-    "price": re.compile(
-        r"\b(too (expensive|pricey|much)|price|pricing is|cost(s)? too|can'?t afford|"
-        r"out of (our|my) budget|budget is tight|no budget)\b"
-    ),
-    "bad_timing": re.compile(
-        r"\b(not (the )?right time|bad time|too busy|busy right now|not now|maybe later|"
-        r"not a priority)\b"
-    ),
-    "competitor": re.compile(
-        r"\b(already (use|using|have|work with)|we use|happy with (our|what we)|"
-        r"another (vendor|provider|tool))\b"
-    ),
-    "authority": re.compile(
-        r"\b(not my (decision|call)|(talk|speak|check) (to|with) my (boss|manager|team)|"
-        r"not the decision maker|need approval)\b"
-    ),
-    "not_interested": re.compile(r"\b(don'?t need|no need|not interested|doesn'?t (apply|fit)|not a fit)\b"),
-    "send_info": re.compile(r"\b(send me (some )?(info|information|an email|details)|just email me)\b"),
-}
-_DECLINE = re.compile(
-    r"\b(not interested|stop calling|take me off|remove me|do not call|don'?t call|"
-    r"leave me alone|no thank(s| you)|not for us)\b"
-)
-_CALLBACK = re.compile(r"\b(call (me )?back|try me (again )?later|reach out (again )?(later|next))\b")
-_HUMAN = re.compile(
-    r"\b(talk|speak) (to|with) (a |an )?(human|real person|person|someone|representative|agent)\b|"
-    r"\b(real person|human being|operator)\b"
-)
+# The same phrase lists the live dialogue routes by (``dialogue.lexicon``), so the report and the call agree
+# on what an opt-out, an objection or a request for a human is.
+_CALLBACK = OBJECTIONS_BY_KIND[Objection.CALL_LATER]
 _QUESTION_START = re.compile(
     r"^(what|how|when|where|who|why|which|can you|could you|do you|does it|does this|is it|is there|"
     r"are there|would it|will it|can i|can it)\b"
@@ -118,11 +102,12 @@ def gather_facts(turns: list[TurnRecord], state: dict[str, Any], meetings: list[
             facts.agent_turns += 1 if text else 0
             _read_tools(turn, facts)
     lowered = [t.lower() for t in caller_texts]
-    facts.declined = any(_DECLINE.search(t) for t in lowered)
-    facts.callback_requested = any(_CALLBACK.search(t) for t in lowered)
-    facts.human_requested = any(_HUMAN.search(t) for t in lowered)
+    normalized = [normalize_utterance(t) for t in caller_texts]
+    facts.declined = any(DECLINE.search(t) or OPT_OUT.search(t) for t in normalized)
+    facts.callback_requested = any(_CALLBACK.search(t) for t in normalized)
+    facts.human_requested = any(HUMAN_REQUEST.search(t) and not AI_QUESTION.search(t) for t in normalized)
     facts.objections = [
-        name for name, pattern in _OBJECTIONS.items() if any(pattern.search(t) for t in lowered)
+        kind.value for kind, pattern in OBJECTIONS if any(pattern.search(t) for t in normalized)
     ]
     facts.budget = _first_match(lowered, _MONEY, near="budget") or _first_match(lowered, _MONEY)
     facts.timeline = _first_match(lowered, _TIMELINE)

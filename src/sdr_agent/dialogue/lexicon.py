@@ -269,6 +269,8 @@ OBJECTIONS: tuple[tuple[Objection, re.Pattern[str]], ...] = (
     ),
 )
 
+OBJECTIONS_BY_KIND: dict[Objection, re.Pattern[str]] = dict(OBJECTIONS)
+
 # The caller hands the turn back ("what can I do for you?"): not a question to answer from the knowledge base.
 INVITATION = _any(
     r"what can i (?:do|help you with)(?: for you)?",
