@@ -63,8 +63,19 @@ class AppMetrics:
     """Collectors and a registry for one app. ``live_calls`` returns call sid -> session (with ``.stats``);
     ``live_engines`` returns the engine objects whose ``switches`` count fallbacks."""
 
-    def __init__(self, live_calls: LiveCalls = _no_calls, live_engines: LiveEngines = _no_engines) -> None:
+    def __init__(
+        self,
+        live_calls: LiveCalls = _no_calls,
+        live_engines: LiveEngines = _no_engines,
+        instance_id: str = "",
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Every replica serves its own numbers; this names the process (the scraper adds its address too),
+        # so series from several replicas are told apart and summed on purpose, never by accident.
+        self.process_info = Gauge(
+            "sdr_process_info", "This server process (always 1).", ["instance_id"], registry=self.registry
+        )
+        self.process_info.labels(instance_id=instance_id or "unnamed").set(1)
         self._live_calls = live_calls
         self._live_engines = live_engines
         self._lock = threading.Lock()

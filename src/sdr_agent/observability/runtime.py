@@ -33,7 +33,7 @@ def app_metrics(services: Services) -> AppMetrics:
     def live_engines() -> Iterable[Any]:
         return _engine_objects(getattr(_voice(services), "engines", None))
 
-    metrics = AppMetrics(live_calls, live_engines)
+    metrics = AppMetrics(live_calls, live_engines, instance_id=services.instance_id)
     services.metrics = metrics
     register(metrics)
     return metrics
