@@ -7,8 +7,9 @@ Classes (what the agent should do):
 - ``echo``: nothing from the caller, but the agent's own audio leaks back at −15…−25 dB after 100–250 ms —
   keep talking.
 
-Speech is rendered once with the offline TTS (hibari; one voice ships, so voices are made by speed and a
-tape-style pitch shift through resampling) and every clip gets a seeded gain. Each stimulus is placed on a
+Speech is rendered once in the caller voices of ``bench/callers.py`` (hibari shifted in speed and pitch,
+espeak-ng), never the agent's own voice, band-passed like a phone line (300-3400 Hz), and every clip gets a
+seeded gain; backchannels are real-length (600-830 ms, see ``real_length``). Each stimulus is placed on a
 caller line with pink background noise at a given SNR (stimulus active level over noise level; for echo,
 the reference speech level over noise). Everything random comes from one seed, so the corpus is identical
 run to run. Pure functions except ``render_speech`` (which runs the TTS).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import numpy as np
+from bench.callers import band_pass
 from numpy.typing import NDArray
 
 from sdr_agent.audio.resample import resample
@@ -39,8 +41,15 @@ SNRS_DB = (30.0, 20.0, 15.0)  # quiet line, office, street
 StimulusClass = Literal["interruption", "backchannel", "non_speech", "echo"]
 CLASSES: tuple[StimulusClass, ...] = ("interruption", "backchannel", "non_speech", "echo")
 
-INTERRUPTIONS = ("Wait, how much is it?", "Sorry, can I ask something?", "Stop, that's not what I need.")
-BACKCHANNELS = ("Uh-huh.", "Yeah.", "Mm-hmm.", "Okay.", "Right.")
+INTERRUPTIONS = ("Wait, how much is it?", "Sorry, can I ask something?", "Stop, that's not what I need.",
+                 "Hold on, who is this?", "Stop, please.")
+# People's backchannels run 600-830 ms ("mm-hmm", "right, right"); the TTS says single ones in 300-600 ms,
+# so short clips are lengthened (``real_length``) and two-word ones are in the set.
+BACKCHANNELS = ("Uh-huh.", "Yeah.", "Mm-hmm.", "Okay.", "Right.", "Right, right.", "Yeah, yeah.",
+                "Mm-hmm, sure.")
+BACKCHANNEL_MIN_MS = 600.0
+BACKCHANNEL_MAX_MS = 830.0
+MAX_STRETCH = 1.6
 NON_SPEECH = ("noise_burst", "clicks", "tone_1khz", "tone_440hz", "dtmf", "hum_60hz", "cough")
 
 
@@ -52,6 +61,17 @@ class Voice:
 
 
 VOICES = (Voice("base", 1.0, 1.0), Voice("fast-low", 1.15, 0.88), Voice("slow-high", 0.9, 1.14))
+
+
+def real_length(pcm: NDArray[np.int16], min_ms: float = BACKCHANNEL_MIN_MS,
+                max_ms: float = BACKCHANNEL_MAX_MS) -> NDArray[np.int16]:
+    """A backchannel as long as people say them, ``min_ms``..``max_ms`` (tape-style: slowed like a
+    drawn-out "mm-hmm" by at most ``MAX_STRETCH``, or sped up)."""
+    ms = 1000.0 * len(pcm) / RATE
+    if len(pcm) == 0 or min_ms <= ms <= max_ms:
+        return pcm
+    ratio = min(MAX_STRETCH, min_ms / ms) if ms < min_ms else max_ms / ms
+    return resample(pcm, RATE, round(RATE * ratio))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +283,8 @@ def build_corpus(plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int1
         design.sort(key=lambda item: item[0])  # grouped by SNR, shuffled inside: _pick spreads evenly
         for snr, text, voice in _pick(design, plan.count(label), rng):
             gain = rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB)
-            clip = speech[(text, voice)].astype(np.float64)
+            raw = speech[(text, voice)]
+            clip = band_pass((real_length(raw) if label == "backchannel" else raw).astype(np.float64))
             pcm = to_pcm16(scale_to(clip, reference * 10 ** (gain / 20)))
             stimuli.append(Stimulus(
                 f"{label}-{len(stimuli):03d}", label, text, snr, pcm,

@@ -40,7 +40,8 @@ def test_corpus_has_the_planned_classes_and_is_reproducible() -> None:
     assert len({s.stimulus_id for s in first}) == len(first)
     for label in ("interruption", "backchannel", "non_speech"):
         assert {s.snr_db for s in first if s.label == label} == set(plan.snrs_db)
-    assert {s.kind for s in first if s.label == "interruption"} == set(INTERRUPTIONS)
+    kinds = {s.kind for s in first if s.label == "interruption"}
+    assert kinds <= set(INTERRUPTIONS) and len(kinds) >= 3
     assert {s.text for s in first if s.label == "non_speech"} == {""}
     echo = [s for s in first if s.label == "echo"]
     assert all(15 <= s.echo_attenuation_db <= 25 and 100 <= s.echo_delay_ms <= 250 for s in echo)

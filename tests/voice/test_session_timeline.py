@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -213,4 +214,7 @@ async def test_tone_and_noise_burst_do_not_interrupt_with_a_real_vad() -> None:
     assert line.clears == []
     first = agent_turns(sink)[0]
     assert first.interrupted is False and first.message == OPENING
-    assert session.stats.bargein_holds == 0
+    # Energy alone may duck the agent for a moment (ducking costs no pause); it never goes silent.
+    assert session.stats.resumes == session.stats.bargein_holds
+    times = [t for t, _ in line.heard if 1.0 <= t <= 6.0]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 0.06

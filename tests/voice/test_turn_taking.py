@@ -145,3 +145,30 @@ async def test_a_click_unducks_at_once() -> None:
 async def test_explicit_stop_words_are_configurable_per_agent() -> None:
     _session, line, _sink, dialogue = await call(["Hold it."], caller_ms=350.0, stop_phrases=["hold it"])
     assert line.clears and dialogue.user_turns == ["Hold it."]
+
+
+@on_virtual_clock
+async def test_an_interruption_with_a_short_pause_is_one_sound_and_answered_whole() -> None:
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_tt2", call_sid="CA_tt2",
+        deps=SessionDeps(stt=FakeSTT(["So", "how much is the team plan"], partial_after_ms=200.0,
+                                     claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, voiced_signal(220.0, 400.0))
+    timeline.add(ONSET + 0.6, voiced_signal(220.0, 900.0))  # 200 ms of pause, then the question
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    assert line.clears and line.clears[0] - ONSET <= 1.2
+    assert dialogue.user_turns == ["So how much is the team plan"]

@@ -34,12 +34,14 @@ def test_seed_baseline_adapts_only_while_nobody_speaks() -> None:
     assert detector.threshold == max(300.0 * 2.8, 800.0)
 
 
-def test_layered_detector_pauses_on_voice_but_not_on_a_loud_non_speech_sound() -> None:
+def test_layered_detector_confirms_a_voice_but_never_a_loud_non_speech_sound() -> None:
     layered = BargeInDetector(BargeInConfig())
     speech = [layered.process(2500.0, 0.9, t) for t in range(0, 120, 20)]
     assert BargeInEvent.CANDIDATE in speech and BargeInEvent.CONFIRMED in speech
     tone = BargeInDetector(BargeInConfig())
-    assert {tone.process(9000.0, 0.02, t) for t in range(0, 600, 20)} == {BargeInEvent.NONE}
+    events = [tone.process(9000.0, 0.02, t) for t in range(0, 600, 20)]
+    # Energy alone ducks the agent once (a candidate), but without the VAD it is never confirmed.
+    assert events.count(BargeInEvent.CANDIDATE) == 1 and BargeInEvent.CONFIRMED not in events
     energy_only = BargeInDetector(BargeInConfig(mode="energy"))
     assert BargeInEvent.CONFIRMED in {energy_only.process(9000.0, 0.02, t) for t in range(0, 600, 20)}
 

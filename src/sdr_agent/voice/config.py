@@ -51,9 +51,10 @@ class SessionConfig:
     backchannels: list[str] = field(default_factory=list)
     # Backchannel or interruption (voice/interruption.py); per agent under conversation_config "turn".
     duck_db: float = 14.0  # how much quieter the agent gets at a caller's onset
-    end_pause_ms: float = 160.0  # a VAD pause this long ends a backchannel
+    end_pause_ms: float = 100.0  # a pause (VAD or noise-floor quiet) this long ends a backchannel
     backchannel_max_ms: float = 560.0  # still voiced this long after the onset: the agent goes silent
-    interrupt_ms: float = 1000.0  # still voiced this long: an interruption (clear, answer)
+    interrupt_ms: float = 1100.0  # still voiced this long: an interruption (clear, answer)
+    merge_gap_ms: float = 400.0  # a new onset this soon after a let-pass sound continues it
     words_wait_ms: float = 600.0  # a short sound keeps the agent ducked at most this long for its words
     stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
     # Said when a reply has no words yet this long after the caller's turn ended (voice/speaker.py).
@@ -98,7 +99,7 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
         backchannels=list(_get(conversation_config, "turn.backchannels", b.backchannels)),
         duck_db=float(_get(conversation_config, "turn.duck_db", 14.0)),
         backchannel_max_ms=float(_get(conversation_config, "turn.backchannel_max_ms", 560.0)),
-        interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1000.0)),
+        interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1100.0)),
         stop_phrases=list(_get(conversation_config, "turn.stop_phrases", DEFAULT_STOP_PHRASES)),
         fillers=list(_get(conversation_config, "turn.fillers", DEFAULT_FILLERS)),
         bargein=BargeInConfig(

@@ -32,6 +32,8 @@ from sdr_agent.voice.stats import CallStats
 
 MAX_ONSET_LOOKBACK_MS = 200.0
 VOICE_PROB = 0.35  # the segmenter's stop threshold: below it a frame is a pause in the caller's voice
+QUIET_OVER_NOISE = 2.0  # a frame within 6 dB of the line's noise floor is quiet whatever the VAD says
+QUIET_MIN_RMS = 150.0
 FRAME_MS = 20.0
 
 
@@ -45,6 +47,7 @@ class Hold:
         self.silent_at: float | None = None  # when sending stopped (a voice that kept going)
         self.confirmed = False  # energy + VAD sustained for the seed's minimum duration
         self.utterance: Utterance | None = None
+        self.earlier: Utterance | None = None  # the part before a short pause, when holds were merged
         self.quiet_ms = 0.0  # VAD pause running now
         self.ended_at: float | None = None  # the sound stopped (a pause of end_pause_ms)
 
@@ -73,6 +76,8 @@ class InterruptionController:
         self._stop_phrases = [tuple(normalise_words(p)) for p in config.stop_phrases if normalise_words(p)]
         self.hold: Hold | None = None
         self._released: Utterance | None = None  # a short sound let pass: its late words may still stop us
+        self._released_onset = 0.0
+        self._released_at = float("-inf")
 
     @property
     def _layered(self) -> bool:
@@ -93,6 +98,10 @@ class InterruptionController:
             return False
         return self.hold is not None or self._player.audible(now) or turn.producing
 
+    def wants_words(self, utterance: Utterance) -> bool:
+        """While deciding, and for a short sound already let pass (its late words may still say "stop")."""
+        return self.hold is not None or utterance is self._released
+
     def is_stop(self, text: str) -> bool:
         words = normalise_words(text)
         return any(contains_phrase(words, phrase) for phrase in self._stop_phrases)
@@ -109,19 +118,28 @@ class InterruptionController:
             return
         hold = self.hold
         if hold is not None:
-            hold.quiet_ms = hold.quiet_ms + FRAME_MS if prob < VOICE_PROB else 0.0
+            # Quiet = the VAD hears no voice, or the frame is back near the line's noise floor (Silero keeps
+            # scoring speech for ~150-250 ms after a voice stops, which would make every "mm-hmm" too long).
+            floor = max(self.detector.energy.baseline * QUIET_OVER_NOISE, QUIET_MIN_RMS)
+            quiet = prob < VOICE_PROB or energy < floor
+            hold.quiet_ms = hold.quiet_ms + FRAME_MS if quiet else 0.0
             if hold.quiet_ms >= self._config.end_pause_ms and hold.ended_at is None:
                 hold.ended_at = now
             elif hold.quiet_ms == 0.0:
                 hold.ended_at = None
+        # A sound let pass as a backchannel that goes on ("Wait, ... how much is it?" after a comma pause)
+        # gets a new hold like any onset; if it turns out to be an interruption it is answered after all.
         utterance = self._listener.utterance
-        if utterance is not None and utterance.discarded:
-            return  # still the backchannel we already let pass
         if event is BargeInEvent.CANDIDATE and hold is None:
             onset_ms = self.detector.onset_ms if self.detector.onset_ms is not None else frame_start_ms
             # On a noisy line the energy run may have begun long before this voice did.
             onset_ms = max(onset_ms, frame_start_ms - MAX_ONSET_LOOKBACK_MS)
             onset_at = now - (audio_ms - onset_ms) / 1000.0
+            earlier = None
+            if self._layered and now - self._released_at <= self._config.merge_gap_ms / 1000.0:
+                # The caller paused briefly ("Wait, ... how much is it?"): one sound, timed from its start,
+                # so two halves shorter than the interruption limit still add up to an interruption.
+                onset_at, earlier = self._released_onset, self._released
             if self._layered:
                 self._player.duck(self._config.duck_db)
             else:
@@ -129,11 +147,14 @@ class InterruptionController:
             audible_until = max(now, self._player.playout_end)
             self.hold = Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
             self.hold.utterance = utterance
+            self.hold.earlier = earlier
             self._stats.bargein_holds += 1
         elif event is BargeInEvent.CONFIRMED and hold is not None:
             hold.confirmed = True
             if not self._layered:
                 await self._interrupt(turn, hold, now)  # single-layer detectors cut at once
+        if self.hold is not None and self._layered:
+            await self.on_tick(turn, now)  # decide on the frame, not on the next 50 ms tick
 
     async def on_words(self, turn: AgentTurn | None, utterance: Utterance, now: float) -> None:
         hold = self.hold
@@ -165,13 +186,14 @@ class InterruptionController:
             return
         elapsed_ms = (now - hold.onset_at) * 1000.0
         text = hold.utterance.text if hold.utterance is not None else ""
+        final_words = hold.utterance is not None and hold.utterance.final is not None and bool(text)
         verdict = self.classifier.classify(text, agent_text=turn.spoken_text())
         if hold.ended_at is not None:
             if not hold.confirmed and not text:
                 self._resume(turn, hold, counted_as=None)  # a click or a cough: nothing sustained, no words
             elif verdict is WordsVerdict.INTERRUPTION and _is_short_question(text):
                 await self._interrupt(turn, hold, now)  # "How much?" over the agent is a question
-            elif text or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None:
+            elif final_words or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None:
                 # Already silent: every frame of waiting for words would be heard as a pause.
                 counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
                 self._resume(turn, hold, counted_as=counted)
@@ -197,8 +219,13 @@ class InterruptionController:
         if hold.utterance is not None and counted_as is not None:
             self._listener.discard(hold.utterance)
             self._released = hold.utterance
+        if self._layered:
+            self._released_onset, self._released_at = hold.onset_at, self._clock()
         self.hold = None
-        self.detector.reset()
+        if counted_as is not None or hold.confirmed:
+            self.detector.reset()
+        # else: a sound with no voice (a tone, a hum) keeps its candidate until its energy ends, so it
+        # does not duck the agent again every few frames.
         self._player.unduck()
         self._player.resume()
 
@@ -209,6 +236,10 @@ class InterruptionController:
             self._player.resume()
             return
         self._stats.interruptions += 1
+        for part in (hold.earlier, hold.utterance):
+            if part is not None and part.discarded:
+                part.discarded = False
+                self._listener.reclaim(part)
         await self._player.clear()
         self._recorder.cut_agent_after(now)
         self._player.drop_pending()

@@ -134,7 +134,8 @@ class CallerListener:
         if self.turn is None:
             self.turn = CallerTurn()
         if utterance not in self.turn.utterances:
-            self.turn.utterances.insert(0, utterance)
+            self.turn.utterances.append(utterance)
+            self.turn.utterances.sort(key=lambda u: u.started_at)
         if self.turn.last_voice_at is None:
             self.turn.last_voice_at = utterance.ended_at or utterance.started_at
 

@@ -9,7 +9,6 @@ fallback line, and whatever was said is stored as it happens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -72,7 +71,8 @@ class CallSession:
         self.recorder = CallRecorder(max_seconds=config.max_duration_s + 60)
         self.agent_turn: AgentTurn | None = None
         self.listener = CallerListener(
-            deps.stt, config, self.stats, on_turn_end=self._on_caller_turn_end, on_words=self._on_words
+            deps.stt, config, self.stats, on_turn_end=self._on_caller_turn_end, on_words=self._on_words,
+            on_deaf=self._on_deaf,
         )
         self.interruptions = InterruptionController(
             player=self.player, listener=self.listener, recorder=self.recorder, stats=self.stats,
@@ -132,8 +132,12 @@ class CallSession:
         await self.listener.aclose()
         self._writes.put_nowait(None)
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("a call task failed while the call ended")
         audio_path = None
         if self.recorder.has_audio and self.config.audio_dir is not None:
             try:
@@ -200,8 +204,17 @@ class CallSession:
 
     # ================================================================ caller turns
     def _on_words(self, utterance: Utterance) -> None:
-        if self.interruptions.hold is not None:
+        if self.interruptions.wants_words(utterance):
             self._spawn(self.interruptions.on_words(self.agent_turn, utterance, self.clock()), "decide-hold")
+
+    def _on_deaf(self) -> None:
+        """The recogniser is gone for good: after the reply in progress, say so and end the call."""
+        self._spawn(self._deaf_goodbye(), "deaf-goodbye")
+
+    async def _deaf_goodbye(self) -> None:
+        await self._turn_idle.wait()
+        if not (self._finished or self._ending):
+            self._say(self.deps.dialogue.fallback_line(), end_call=True)
 
     def _on_caller_turn_end(self, turn: CallerTurn) -> None:
         self._spawn(self._answer(turn, committed_at=self.clock()), "answer")
@@ -277,8 +290,10 @@ class CallSession:
         turn.closed = True
         turn.interrupted = interrupted
         text = turn.heard_text(self.player, at) if interrupted else turn.spoken_text()
-        with contextlib.suppress(Exception):
+        try:
             self.deps.dialogue.record_agent_turn(text, interrupted)
+        except Exception:
+            log.exception("the dialogue could not record what the agent said")
         if text or turn.tool_calls:
             self._save_turn(TurnRecord(
                 role="agent", message=text, time_in_call_secs=self._t(turn.started_at),
@@ -307,8 +322,10 @@ class CallSession:
                 await control.hangup()
         except Exception:
             log.exception("call control failed while leaving the call")
-        with contextlib.suppress(Exception):
+        try:
             await self.transport.close(1000, "call ended by agent")
+        except Exception:
+            log.warning("closing the media stream failed", exc_info=True)
 
     async def end_for_shutdown(self, line: str, wait_s: float) -> None:
         """The server is stopping (voice.lifecycle): let the reply in progress finish for up to ``wait_s``,
