@@ -12,6 +12,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -120,8 +121,15 @@ def _new_page(browser: Browser, base: str, width: int = 1280, height: int = 800)
     return page, _offline(page, base)
 
 
+def _open(page: Page, path: str) -> None:
+    """Go to a console page and wait until its script has loaded the data and attached its handlers."""
+    page.goto(path)
+    if "/console/" in path:
+        page.wait_for_selector("body[data-ready]", state="attached")
+
+
 def _login(page: Page) -> None:
-    page.goto("/console/login")
+    _open(page, "/console/login")
     page.get_by_label("API key").fill(API_KEY)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/console/agents$"))
@@ -136,9 +144,24 @@ def _check_page(page: Page, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"console-{name}-{width}.png"), full_page=True)
 
 
+def _campaign(base: str, agent_id: str) -> None:
+    """A batch call scheduled a month ahead (nothing is dialed), for the campaigns page to show."""
+    with httpx.Client(base_url=base, headers={"xi-api-key": API_KEY}, timeout=10) as http:
+        number = http.post("/v1/convai/phone-numbers", json={
+            "phone_number": "+14155552671", "label": "main", "provider": "twilio", "sid": "AC" + "1" * 32,
+            "token": "token"})
+        number.raise_for_status()
+        batch = http.post("/v1/convai/batch-calling/submit", json={
+            "call_name": "Spring outreach", "agent_id": agent_id,
+            "agent_phone_number_id": number.json()["phone_number_id"],
+            "scheduled_time_unix": int(time.time()) + 30 * 86400,
+            "recipients": [{"phone_number": "+12025550143"}, {"phone_number": "+16502530000"}]})
+        batch.raise_for_status()
+
+
 def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> None:
     page, refused = _new_page(browser, server)
-    page.goto("/console/agents")
+    _open(page, "/console/agents")
     expect(page).to_have_url(re.compile(r"/console/login"))  # no key yet: sent to the login page
     page.get_by_label("API key").fill("wrong-key")
     page.get_by_role("button", name="Log in").click()
@@ -149,7 +172,8 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
     assert API_KEY not in page.url
 
     make_agent(server)  # one agent with the knowledge base, so the chats below have something to say
-    page.get_by_role("link", name="Create an agent").click()
+    expect(page.get_by_role("link", name="Create an agent")).to_have_attribute("href", "/console/agents/new")
+    _open(page, "/console/agents/new")
     page.get_by_label("Re-prompt after silence (seconds)").fill("9999")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#f-name-error")).to_contain_text("name")
@@ -164,12 +188,12 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
     agent_id = page.url.split("/console/agents/")[1].split("?")[0]
     expect(page.get_by_label("First message")).to_have_value("Hello from the console agent.")
     _check_page(page, artifacts, "agent-edit")
-    page.goto("/console/agents")
+    _open(page, "/console/agents")
     expect(page.locator("#agents-table")).to_contain_text("Console agent")
     _check_page(page, artifacts, "agents")
 
     # Text chat.
-    page.goto(f"/console/agents/{agent_id}/talk")
+    _open(page, f"/console/agents/{agent_id}/talk")
     page.get_by_role("button", name="Start text chat").click()
     transcript = page.locator("#transcript")
     expect(transcript).to_contain_text("Hello from the console agent.")
@@ -181,7 +205,7 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
     expect(page.locator("#conversation-link")).to_be_visible()
 
     # Voice chat: the fake microphone asks the question after two seconds.
-    page.goto(f"/console/agents/{agent_id}/talk")
+    _open(page, f"/console/agents/{agent_id}/talk")
     page.get_by_role("button", name="Start voice chat").click()
     expect(transcript.locator("li.user").first).to_contain_text(re.compile("plan", re.I), timeout=60_000)
     expect(transcript.locator("li.agent").filter(has_text="49")).to_have_count(1, timeout=60_000)
@@ -194,10 +218,10 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
     assert conversation_url
 
     # The stored voice conversation: transcript, latency chart, audio player.
-    page.goto("/console/conversations")
+    _open(page, "/console/conversations")
     expect(page.locator("#conversations-table tbody tr")).to_have_count(2)
     _check_page(page, artifacts, "conversations")
-    page.goto(conversation_url)
+    _open(page, conversation_url)
     expect(page.locator("#transcript")).to_contain_text("49")
     # The first message is stored once, even when the caller starts talking just as it ends.
     greeting = page.locator("#transcript li.agent").filter(has_text="Hello from the console agent.")
@@ -205,8 +229,11 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
     audio = page.locator("audio#recording")
     expect(audio).to_have_attribute("src", re.compile("^blob:"))
     _check_page(page, artifacts, "conversation")
-    page.goto("/console/campaigns")
-    expect(page.locator("h1")).to_have_text("Campaigns")
+    _campaign(server, agent_id)
+    _open(page, "/console/campaigns")
+    row = page.locator("#campaigns-table tbody tr").first
+    expect(row).to_contain_text("Spring outreach")
+    expect(row).to_contain_text("pending: 2")  # outcomes: both recipients still waiting for their slot
     _check_page(page, artifacts, "campaigns")
     assert refused == [], f"the console reached outside the server: {refused}"
     page.context.close()
@@ -219,11 +246,11 @@ def test_console_on_a_phone_and_api_docs_offline(browser: Browser, server: str, 
     pages = [("/console/agents", "agents"), (f"/console/agents/{agent_id}", "agent-edit"),
              (f"/console/agents/{agent_id}/talk", "talk"), ("/console/conversations", "conversations")]
     for path, name in pages:
-        page.goto(path)
+        _open(page, path)
         expect(page.locator("h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
         _check_page(page, artifacts, name)
-    page.goto(f"/docs?api_key={API_KEY}")
+    _open(page, f"/docs?api_key={API_KEY}")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("sdr-agent", timeout=WAIT_MS)
     expect(page.locator(".swagger-ui")).to_contain_text("get-signed-url")
     page.screenshot(path=str(artifacts / "api-docs-390.png"))

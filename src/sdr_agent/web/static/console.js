@@ -147,35 +147,7 @@ function agentPayload(values) {
 
 async function initAgentEdit() {
   const agentId = document.body.dataset.agentId;
-  const docs = await api("/v1/convai/knowledge-base?page_size=100").catch(() => ({ documents: [] }));
-  let attached = new Set();
-  if (agentId) {
-    const agent = await api(`/v1/convai/agents/${agentId}`);
-    const cfg = agent.conversation_config || {};
-    $("#f-name").value = agent.name || "";
-    $("#f-first_message").value = cfg.agent?.first_message || "";
-    $("#f-system_prompt").value = cfg.agent?.prompt?.prompt || "";
-    $("#f-voice_id").value = cfg.tts?.voice_id || "";
-    $("#f-language").value = cfg.agent?.language || "";
-    $("#f-turn_timeout").value = cfg.turn?.turn_timeout ?? "";
-    $("#f-end_silence_ms").value = cfg.turn?.end_silence_ms ?? "";
-    $("#f-interrupt_enabled").checked = cfg.turn?.interrupt_enabled !== false;
-    attached = new Set((cfg.agent?.prompt?.knowledge_base || []).map((d) => d.id));
-    const talk = $("#talk-link");
-    talk.href = `/console/agents/${agentId}/talk`;
-    talk.hidden = false;
-  }
-  const box = $("#f-knowledge_base");
-  for (const doc of docs.documents || []) {
-    const id = `kb-${doc.id}`;
-    const input = el("input", { type: "checkbox", id, value: doc.id });
-    input.dataset.name = doc.name || doc.id;
-    input.dataset.type = doc.type || "text";
-    input.checked = attached.has(doc.id);
-    box.append(el("div", { className: "check" }, input, el("label", { for: id, text: doc.name || doc.id })));
-  }
-  if (!box.children.length) box.append(el("p", { className: "hint", text: "No documents uploaded yet." }));
-
+  // The handler comes first: a click on Save while the agent is still loading must not submit the form.
   $("#agent-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
@@ -205,6 +177,35 @@ async function initAgentEdit() {
       }
     }
   });
+  const docs = await api("/v1/convai/knowledge-base?page_size=100").catch(() => ({ documents: [] }));
+  let attached = new Set();
+  if (agentId) {
+    const agent = await api(`/v1/convai/agents/${agentId}`);
+    const cfg = agent.conversation_config || {};
+    $("#f-name").value = agent.name || "";
+    $("#f-first_message").value = cfg.agent?.first_message || "";
+    $("#f-system_prompt").value = cfg.agent?.prompt?.prompt || "";
+    $("#f-voice_id").value = cfg.tts?.voice_id || "";
+    $("#f-language").value = cfg.agent?.language || "";
+    $("#f-turn_timeout").value = cfg.turn?.turn_timeout ?? "";
+    $("#f-end_silence_ms").value = cfg.turn?.end_silence_ms ?? "";
+    $("#f-interrupt_enabled").checked = cfg.turn?.interrupt_enabled !== false;
+    attached = new Set((cfg.agent?.prompt?.knowledge_base || []).map((d) => d.id));
+    const talk = $("#talk-link");
+    talk.href = `/console/agents/${agentId}/talk`;
+    talk.hidden = false;
+  }
+  const box = $("#f-knowledge_base");
+  for (const doc of docs.documents || []) {
+    const id = `kb-${doc.id}`;
+    const input = el("input", { type: "checkbox", id, value: doc.id });
+    input.dataset.name = doc.name || doc.id;
+    input.dataset.type = doc.type || "text";
+    input.checked = attached.has(doc.id);
+    box.append(el("div", { className: "check" }, input, el("label", { for: id, text: doc.name || doc.id })));
+  }
+  if (!box.children.length) box.append(el("p", { className: "hint", text: "No documents uploaded yet." }));
+
   if (new URLSearchParams(location.search).get("created")) setStatus("Agent created.");
 }
 
@@ -228,6 +229,7 @@ async function boot() {
   } catch (error) {
     if (error.status !== 401) setStatus(error.message, true);
   }
+  document.body.dataset.ready = "true";  // the page has its data and its handlers (tests wait for this)
 }
 
 document.addEventListener("DOMContentLoaded", boot);

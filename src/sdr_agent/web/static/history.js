@@ -158,15 +158,27 @@
       throw error;
     }
     const tbody = $("#campaigns-table tbody");
-    for (const batch of body.batch_calls || []) {
+    const batches = body.batch_calls || [];
+    for (const batch of batches) {
       const done = batch.total_calls_finished ?? 0;
       const total = batch.total_calls_scheduled || batch.total_calls_dispatched || 0;
+      const outcomes = el("td", { text: "…" });
       tbody.append(el("tr", {}, el("td", { text: batch.name }), el("td", { text: batch.agent_name || "" }),
         el("td", { text: batch.status }),
         el("td", {}, el("progress", { max: String(total || 1), value: String(done),
           "aria-label": `${batch.name}: ${done} of ${total} calls finished` }), ` ${done}/${total}`),
-        el("td", { text: when(batch.scheduled_time_unix) })));
+        outcomes, el("td", { text: when(batch.scheduled_time_unix) })));
+      batch.outcomesCell = outcomes;
     }
+    // Outcomes are per recipient: one request per campaign, for the first 20 shown.
+    await Promise.all(batches.slice(0, 20).map(async (batch) => {
+      const detail = await api(`/v1/convai/batch-calling/${batch.id}`).catch(() => null);
+      const counts = {};
+      for (const recipient of detail?.recipients || []) counts[recipient.status] = (counts[recipient.status] || 0) + 1;
+      batch.outcomesCell.textContent = Object.entries(counts).map(([status, n]) => `${status}: ${n}`).join(", ")
+        || "no recipients";
+    }));
+    for (const batch of batches.slice(20)) batch.outcomesCell.textContent = "";
     $("#campaigns-empty").hidden = tbody.children.length > 0;
   }
 

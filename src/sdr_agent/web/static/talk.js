@@ -178,6 +178,7 @@
     $("#start-voice").addEventListener("click", () => start(false).catch(fail));
     $("#start-text").addEventListener("click", () => start(true).catch(fail));
     $("#stop").addEventListener("click", () => { if (state.ws) state.ws.close(1000); });
+    $("#start-voice").disabled = $("#start-text").disabled = false;
     $("#message-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = $("#message").value.trim();
