@@ -9,11 +9,13 @@ and skipped, never fatal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from sdr_agent.api.ws_guard import FrameGuard, SocketAbuse, count_rejection, no_start, socket_limits
 from sdr_agent.engines.fallback import switches_reported_to
 from sdr_agent.logs import bind_call
 from sdr_agent.services import Services
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 POLICY_VIOLATION = 1008
-HANDSHAKE_TIMEOUT_S = 10.0
 
 
 class WebSocketTransport:
@@ -70,21 +71,28 @@ class WebSocketTransport:
             await self._ws.close(code=code, reason=reason)
 
 
-async def _receive(websocket: WebSocket) -> str | bytes:
-    """The next frame, text or binary (binary is invalid on a Media Stream, but must not crash us)."""
+async def _receive(websocket: WebSocket, guard: FrameGuard) -> str | bytes:
+    """The next frame, text or binary (binary is invalid on a Media Stream, but must not crash us).
+    Raises SocketAbuse for an oversized frame or a flood (``api.ws_guard``)."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")
-    if text is not None:
-        return str(text)
-    return bytes(message.get("bytes") or b"")
+    frame = str(text) if text is not None else bytes(message.get("bytes") or b"")
+    guard.check(frame)
+    return frame
 
 
-async def _handshake(websocket: WebSocket) -> wire.Start | None:
-    """Read up to the ``start`` message (``connected`` first, as Twilio sends it)."""
+async def _handshake(websocket: WebSocket, guard: FrameGuard) -> wire.Start | None:
+    """Read up to the ``start`` message (``connected`` first, as Twilio sends it), all within one deadline:
+    a client that keeps sending ``connected`` must not hold the socket open forever."""
+    async with asyncio.timeout(guard.limits.start_timeout_s):
+        return await _read_start(websocket, guard)
+
+
+async def _read_start(websocket: WebSocket, guard: FrameGuard) -> wire.Start | None:
     while True:
-        raw = await asyncio.wait_for(_receive(websocket), HANDSHAKE_TIMEOUT_S)
+        raw = await _receive(websocket, guard)
         try:
             event = wire.parse_message(raw)
         except wire.MalformedMessage:
@@ -98,9 +106,16 @@ async def _handshake(websocket: WebSocket) -> wire.Start | None:
 async def media_stream(websocket: WebSocket, call_sid: str) -> None:
     services: Services = websocket.app.state.services
     await websocket.accept()
+    guard = FrameGuard(socket_limits(websocket))
     try:
-        start = await _handshake(websocket)
-    except (TimeoutError, WebSocketDisconnect):
+        start = await _handshake(websocket, guard)
+    except TimeoutError:
+        await _reject_abuse(websocket, call_sid, no_start(guard.limits))
+        return
+    except SocketAbuse as abuse:
+        await _reject_abuse(websocket, call_sid, abuse)
+        return
+    except WebSocketDisconnect:
         start = None
     if start is None or start.call_sid != call_sid:
         await _refuse(websocket, call_sid, "expected a start message for this call")
@@ -135,7 +150,7 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
         try:
             with switches_reported_to(session.record_engine_switch):
                 await session.start()
-                ended_ok, reason = await _pump(websocket, session, transport)
+                ended_ok, reason = await _pump(websocket, session, transport, guard)
             if services.draining and not ended_ok:
                 reason = "server shutting down"
             await session.finish(ended_ok=ended_ok, reason=reason)
@@ -144,12 +159,15 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
 
 
 async def _pump(
-    websocket: WebSocket, session: CallSession, transport: WebSocketTransport
+    websocket: WebSocket, session: CallSession, transport: WebSocketTransport, guard: FrameGuard
 ) -> tuple[bool, str]:
     """Dispatch frames until the stream stops. Returns (ended normally, termination reason)."""
     while True:
         try:
-            raw = await _receive(websocket)
+            raw = await _receive(websocket, guard)
+        except SocketAbuse as abuse:
+            await _reject_abuse(websocket, session.call_sid, abuse)
+            return False, f"media stream closed: {abuse.reason}"
         except WebSocketDisconnect:
             if transport.closed_by_agent:
                 return True, "agent ended the call"
@@ -187,3 +205,12 @@ async def _refuse(websocket: WebSocket, call_sid: str, reason: str) -> None:
         log.warning("refusing media stream: %s", reason)
     if websocket.client_state is WebSocketState.CONNECTED:
         await websocket.close(code=POLICY_VIOLATION, reason=reason)
+
+
+async def _reject_abuse(websocket: WebSocket, call_sid: str, abuse: SocketAbuse) -> None:
+    with bind_call(call_sid=call_sid):
+        log.warning("closing media stream: %s", abuse.reason)
+    count_rejection(websocket, "media_stream", abuse.rejection)
+    if websocket.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code=abuse.code, reason=abuse.reason)
