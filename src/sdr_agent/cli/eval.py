@@ -124,6 +124,8 @@ def conversations(
                 f"[yellow]{item['scenario']}#{item['turn']}[/] {item['problems']}\n"
                 f"  caller: {item['caller']}\n  agent:  {item['reply']}"
             )
+    if scenario and output == DEFAULT_OUTPUT:
+        output = output.with_name("conversations-partial.json")  # a subset never replaces the full results
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
     summary = report["summary"]["all"]

@@ -11,7 +11,7 @@ from sdr_agent.dialogue.lexicon import AI_QUESTION, HUMAN_REQUEST, OBJECTIONS, V
 
 _NAME = re.compile(
     r"\b(?i:my name is|my name's|name is|this is|it's|it is|call me|i am|i'm)\s+"
-    r"([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
+    r"((?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+)?[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
 )
 _NOT_NAMES = frozenset(
     {

@@ -89,6 +89,17 @@ def _offers_slot(turn: CallerTurn) -> bool:
     )
 
 
+def _mid_sentence(sentence: str, passages: Sequence[ContextPassage]) -> str:
+    """The sentence continuing another ("As I mentioned, practices usually ..."): its first word lower-cased
+    unless it is a name (capitalised inside the word, or capitalised mid-sentence in the knowledge base)."""
+    first, _, rest = sentence.partition(" ")
+    if not first or first[1:] != first[1:].lower() or first.isupper():
+        return sentence
+    if any(re.search(rf"[a-z,;]\s+{re.escape(first)}\b", p.text) for p in passages):
+        return sentence
+    return f"{first[0].lower()}{first[1:]} {rest}".strip()
+
+
 def _safe_name(value: str | None) -> str:
     return " ".join(re.sub(r"[^A-Za-z' -]", "", value or "").split()[:2])
 
@@ -126,7 +137,7 @@ class ReplyComposer:
         fresh = [s for s in found if not self.said.said(s)]
         if fresh or not found:
             return fresh
-        prefix = self._fresh([p + found[0] for p in _AS_MENTIONED])
+        prefix = self._fresh([p + _mid_sentence(found[0], ctx.passages) for p in _AS_MENTIONED])
         return [prefix] if prefix else []
 
     def next_step(self, ctx: ComposeContext) -> str:

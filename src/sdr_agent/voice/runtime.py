@@ -32,6 +32,9 @@ class VoiceRuntime:
     calls: dict[str, CallSession] = field(default_factory=dict)
 
 
+_background: set[asyncio.Task[object]] = set()
+
+
 async def on_startup(services: Services) -> None:
     engines = build_engines(services.settings)
     timings = await engines.warm_up()
@@ -44,8 +47,12 @@ async def on_startup(services: Services) -> None:
         await knowledge_store(services).warm_up()
         from sdr_agent.dialogue.signals import example_index
 
-        # The caller-phrase examples the dialogue routes by, embedded once before the first call.
-        await asyncio.to_thread(example_index, knowledge_store(services).embedder)
+        # The caller-phrase examples the dialogue routes by, embedded once in the background (start-up
+        # does not wait; a call that needs them first builds them itself).
+        embedder = knowledge_store(services).embedder
+        task = asyncio.create_task(asyncio.to_thread(example_index, embedder))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
     except Exception:
         log.exception("knowledge store warm-up failed; the first retrieval may be slow")
 
