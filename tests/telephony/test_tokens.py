@@ -39,7 +39,9 @@ async def test_a_call_gets_one_token_ever(db: Database) -> None:
     assert await store.issue("CA1") is None  # not after the stream started either
 
 
-async def test_wrong_missing_or_other_calls_token_is_refused_without_burning_the_real_one(db: Database) -> None:
+async def test_wrong_missing_or_other_calls_token_is_refused_without_burning_the_real_one(
+    db: Database,
+) -> None:
     store = CallTokens(db)
     token = await store.issue("CA1")
     other = await store.issue("CA2")
