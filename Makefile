@@ -37,6 +37,7 @@ serve: $(STAMP)
 	$(BIN)/sdr-agent serve
 
 bench: $(DEV_STAMP)
+	bash scripts/espeak-for-bench.sh
 	$(BIN)/sdr-agent bench latency
 	$(BIN)/sdr-agent bench bargein
 

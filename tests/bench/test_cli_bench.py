@@ -20,7 +20,7 @@ def test_bench_dir_is_the_checkouts() -> None:
 @pytest.mark.parametrize(
     ("argv", "script", "passed"),
     [
-        (["latency", "--calls", "2"], "latency.py", ["--calls", "2"]),
+        (["latency", "--voices", "2"], "latency.py", ["--voices", "2"]),
         (["bargein", "--scale", "0.5"], "bargein.py", ["--scale", "0.5", "--concurrency", "6"]),
         (["capacity", "--phases", "standin"], "capacity.py",
          ["--phases", "standin", "--settle", "4.0", "--window", "12.0"]),
@@ -43,7 +43,7 @@ def test_commands_run_their_script_with_the_options(
 
 
 def test_bad_options_are_refused_before_running_anything() -> None:
-    result = CliRunner().invoke(app, ["bench", "latency", "--calls", "0"])
+    result = CliRunner().invoke(app, ["bench", "latency", "--voices", "0"])
     assert result.exit_code == 2
 
 

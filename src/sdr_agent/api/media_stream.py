@@ -147,15 +147,22 @@ async def media_stream(websocket: WebSocket, call_sid: str) -> None:
                 await call_credentials(services, conversation.phone_number_id),
             ),
         )
+        ended_ok, reason = False, "the call loop failed"
         try:
             with switches_reported_to(session.record_engine_switch):
                 await session.start()
                 ended_ok, reason = await _pump(websocket, session, transport, guard)
             if services.draining and not ended_ok:
                 reason = "server shutting down"
-            await session.finish(ended_ok=ended_ok, reason=reason)
+        except Exception:
+            # A recogniser that cannot open, a dead engine: the call still ends on the record (finish
+            # runs), never "in progress" forever.
+            log.exception("the call loop failed")
         finally:
-            forget_session(services, call_sid)
+            try:
+                await session.finish(ended_ok=ended_ok, reason=reason)
+            finally:
+                forget_session(services, call_sid)
 
 
 async def _pump(

@@ -34,9 +34,9 @@ def _run(script: str, args: list[str]) -> None:
 
 
 @app.command()
-def latency(calls: int = typer.Option(4, min=1, help="simulated calls, one after another")) -> None:
-    """Reply latency per stage over simulated calls through the real server and the Twilio stand-in."""
-    _run("latency.py", ["--calls", str(calls)])
+def latency(voices: int = typer.Option(4, min=1, max=4, help="caller voices, one call each")) -> None:
+    """Reply latency, gaps inside replies and cut-offs as a polite caller hears them."""
+    _run("latency.py", ["--voices", str(voices)])
 
 
 @app.command()
