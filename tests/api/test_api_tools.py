@@ -87,7 +87,7 @@ async def test_tool_ids_are_resolved_on_every_call(client: httpx.AsyncClient, se
     from sdr_agent.dialogue.factory import DialogueDeps, build_dialogue
     from sdr_agent.engines.local.grounded import GroundedResponder
     from sdr_agent.services import Services
-    from sdr_agent.voice.runtime import _workspace_tools
+    from sdr_agent.voice.runtime import workspace_tools
 
     created = (await client.post("/v1/convai/tools", json={"tool_config": WEBHOOK})).json()
     config = {"agent": {"prompt": {"prompt": "Sell.", "tool_ids": [created["id"], "tool_gone"]}}}
@@ -99,7 +99,7 @@ async def test_tool_ids_are_resolved_on_every_call(client: httpx.AsyncClient, se
     def dialogue_tools() -> list[str]:
         return [spec.name for spec in dialogue._setup.toolbox.specs]
 
-    tools = await _workspace_tools(services, config)
+    tools = await workspace_tools(services, config)
     dialogue = build_dialogue(
         agent_config=config,
         platform_settings={},
@@ -121,4 +121,4 @@ async def test_tool_ids_are_resolved_on_every_call(client: httpx.AsyncClient, se
     assert (
         await client.patch(f"/v1/convai/tools/{created['id']}", json={"tool_config": renamed})
     ).status_code == 200
-    assert [t["tool_config"]["name"] for t in await _workspace_tools(services, config)] == ["stock_lookup"]
+    assert [t["tool_config"]["name"] for t in await workspace_tools(services, config)] == ["stock_lookup"]

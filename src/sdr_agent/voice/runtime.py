@@ -96,11 +96,11 @@ async def create_session(
         agent_id=agent.agent_id,
         agent_name=agent.name,
         dynamic_variables={k: str(v) for k, v in conversation.dynamic_variables.items()},
-        tools=await _workspace_tools(services, config_dict),  # prompt.tool_ids, resolved on every call
+        tools=await workspace_tools(services, config_dict),  # prompt.tool_ids, resolved on every call
         outbound=conversation.direction == "outbound",
         deps=DialogueDeps(
             llm=engines.llm,
-            embedder=_embedder(services),
+            embedder=dialogue_embedder(services),
             write_metadata=sink.merge_metadata,  # an opt-out is on the record at once
             retrieve=_retriever(services),
             book_meeting=_meeting_booker(services, agent.agent_id, conversation.conversation_id),
@@ -139,7 +139,7 @@ def _effective_config(base: dict[str, Any], override: dict[str, Any] | None) -> 
     return deep_merge(base, override or {}) if override else base
 
 
-async def _workspace_tools(services: Services, config: dict[str, Any]) -> list[dict[str, Any]]:
+async def workspace_tools(services: Services, config: dict[str, Any]) -> list[dict[str, Any]]:
     """Tool configs for ``agent.prompt.tool_ids`` (unknown ids are logged and left out)."""
     from sdr_agent.storage.repos.tools import get_tools
 
@@ -155,7 +155,7 @@ async def _workspace_tools(services: Services, config: dict[str, Any]) -> list[d
     return [{"tool_config": tool.tool_config} for tool in tools]
 
 
-def _embedder(services: Services) -> Any:
+def dialogue_embedder(services: Services) -> Any:
     """The knowledge base's sentence embedder, shared with the dialogue's intent and answer matching."""
     from sdr_agent.knowledge.store import knowledge_store
 
