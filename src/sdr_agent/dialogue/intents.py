@@ -6,6 +6,7 @@ Phone transcripts rarely carry punctuation and callers answer in fragments ("yea
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,6 +15,8 @@ from typing import Literal
 import numpy as np
 
 from sdr_agent.engines.base import Embedder, Vector
+
+log = logging.getLogger(__name__)
 
 Polarity = Literal["yes", "no"]
 
@@ -270,6 +273,7 @@ class IntentClassifier:
             matrix = self._exemplar_matrix(self._embedder)
             query = self._embedder.embed([normalize_utterance(text)])[0]
         except Exception:  # an embedder failure must not break the turn; the rules' answer stands
+            log.warning("intent embedding failed; the rules' answer stands", exc_info=True)
             return result
         similarities = np.asarray(matrix @ query, dtype=np.float32)
         best = int(np.argmax(similarities))
