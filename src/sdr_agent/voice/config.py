@@ -59,7 +59,7 @@ class SessionConfig:
     stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
     # Said when a reply has no words yet this long after the caller's turn ended (voice/speaker.py).
     fillers: list[str] = field(default_factory=list)
-    filler_after_ms: float = 200.0
+    filler_after_ms: float = 150.0
     bargein: BargeInConfig = field(default_factory=BargeInConfig)
     audio_dir: Path | None = None
 
