@@ -4,7 +4,8 @@ The simulated user is scripted, not generated: it says ``simulated_user_config.f
 then each line of ``caller_lines`` (ours; on ``simulation_specification`` or ``simulated_user_config``), one
 per turn, until the lines run out, the agent ends the call or ``new_turns_limit`` turns have been added. The
 agent side is the agent's own dialogue (prompt, knowledge base, LLM, system tools, variables) in text.
-Not simulated: audio, speech recognition, timing, barge-in; meetings are not booked; nothing is stored.
+Not simulated: audio, speech recognition, timing, barge-in, client tools; meetings are not booked; nothing is
+stored. Webhook tools are really called (as on a call, under the same URL policy).
 ``partial_conversation_history`` is replayed through the dialogue first (caller lines answered, the recorded
 agent lines kept in place of fresh answers) so the conversation continues from it.
 """
@@ -28,10 +29,11 @@ from sdr_agent.dialogue.deps import DialogueDeps
 from sdr_agent.dialogue.factory import build_dialogue
 from sdr_agent.engines.base import ContextPassage
 from sdr_agent.engines.factory import engines_for_agent
+from sdr_agent.security.urls import guarded_client, policy_from_entries
 from sdr_agent.services import Services
 from sdr_agent.storage.repos.agents import Agent, get_agent
 from sdr_agent.storage.repos.conversations import TurnRecord
-from sdr_agent.voice.runtime import voice_runtime
+from sdr_agent.voice.runtime import dialogue_embedder, voice_runtime, workspace_tools
 from sdr_agent.web.text_turns import TextConversation, gather_reply
 
 router = APIRouter(tags=["agents"], dependencies=[Depends(require_api_key)])
@@ -77,7 +79,7 @@ def _caller_lines(spec: SimulationSpecification) -> list[str]:
     return [line.strip() for line in lines if line and line.strip()]
 
 
-def _dialogue(services: Services, agent: Agent, variables: dict[str, Any]) -> Dialogue:
+async def _dialogue(services: Services, agent: Agent, variables: dict[str, Any]) -> Dialogue:
     from sdr_agent.knowledge.store import knowledge_store
 
     config = agent.conversation_config
@@ -91,8 +93,12 @@ def _dialogue(services: Services, agent: Agent, variables: dict[str, Any]) -> Di
     return build_dialogue(
         agent_config=config, platform_settings=agent.platform_settings, agent_id=agent.agent_id,
         agent_name=agent.name, dynamic_variables={k: str(v) for k, v in variables.items()},
+        tools=await workspace_tools(services, config),  # prompt.tool_ids, as on a call
         deps=DialogueDeps(
-            llm=engines.llm, retrieve=retrieve, book_meeting=None, http=None, clock=lambda: datetime.now(UTC),
+            llm=engines.llm, retrieve=retrieve, book_meeting=None, embedder=dialogue_embedder(services),
+            # Webhook tools run for real, under the same address policy as on a call.
+            http=guarded_client(policy_from_entries(services.settings.security.url_allowlist)),
+            clock=lambda: datetime.now(UTC),
             context_window_tokens=services.settings.llm.context_window_tokens,
             max_output_tokens=services.settings.llm.max_tokens,
         ),
@@ -139,7 +145,7 @@ async def simulate_conversation(
             detail="the simulated user has nothing to say: give simulated_user_config.first_message "
             "and/or caller_lines (a list of the caller's lines, one per turn)",
         )
-    chat = TextConversation(_dialogue(services, agent, spec.dynamic_variables))
+    chat = TextConversation(await _dialogue(services, agent, spec.dynamic_variables))
     records = await _replay(chat, spec.partial_conversation_history)
     limit = body.new_turns_limit or (2 * len(lines) + 1)
     new: list[TurnRecord] = []
