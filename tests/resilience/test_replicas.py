@@ -89,6 +89,8 @@ async def test_two_replicas_share_calls_tokens_credentials_and_outbox(
                 for replica in replicas:
                     audio = await api.get(f"{replica.url}/v1/convai/conversations/{conversation_id}/audio")
                     assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+                    shown = await api.get(f"{replica.url}/v1/convai/conversations/{conversation_id}")
+                    assert shown.json()["has_audio"] is True
                 metrics = [await api.get(f"{r.url}/metrics") for r in replicas]
             await asyncio.sleep(1.5)  # both delivery workers keep polling: still one delivery
             assert len(receiver.events_for(conversation_id)) == 1

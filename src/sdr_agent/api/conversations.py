@@ -67,7 +67,9 @@ async def get_conversation(conversation_id: str, session: SessionDep) -> Convers
         raise NotFoundError("conversation", conversation_id)
     agent_ids = {conversation.agent_id} if conversation.agent_id else set()
     names = await agents_repo.get_agent_names(session, agent_ids)
-    return conversation_response(conversation, names.get(conversation.agent_id or ""))
+    stored_audio = await recordings_repo.has_audio(session, conversation_id)
+    agent_name = names.get(conversation.agent_id or "")
+    return conversation_response(conversation, agent_name, stored_audio=stored_audio)
 
 
 @router.get("/{conversation_id}/audio", response_class=FileResponse)

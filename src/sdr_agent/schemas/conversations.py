@@ -161,8 +161,11 @@ def metadata_view(conv: Conversation) -> dict[str, Any]:
     return metadata
 
 
-def conversation_response(conv: Conversation, agent_name: str | None) -> ConversationResponse:
-    has_audio = bool(conv.audio_path) and Path(conv.audio_path or "").is_file()
+def conversation_response(
+    conv: Conversation, agent_name: str | None, *, stored_audio: bool = False
+) -> ConversationResponse:
+    """``stored_audio``: the recording is in the database (any replica serves it), not just a local file."""
+    has_audio = stored_audio or (bool(conv.audio_path) and Path(conv.audio_path or "").is_file())
     client_data: dict[str, Any] = {"dynamic_variables": conv.dynamic_variables}
     if conv.config_override:
         client_data["conversation_config_override"] = conv.config_override
