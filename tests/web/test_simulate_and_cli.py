@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -105,3 +106,26 @@ def test_socket_survives_junk_and_still_answers(web_server: str) -> None:
         ws.send(json.dumps({"type": "user_message", "text": "how much does the team plan cost"}))
         reply = json.loads(ws.recv(timeout=20))
         assert reply["type"] == "agent_response" and "49" in reply["agent_response_event"]["agent_response"]
+
+
+def test_audio_conversation_answers_a_typed_message_aloud(web_server: str) -> None:
+    agent_id = make_agent(web_server)
+    with connect(_signed_url(web_server, API_KEY, agent_id), open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "conversation_initiation_client_data"}))  # audio: the default
+        kinds: list[str] = []
+        texts: list[str] = []
+        deadline = time.monotonic() + 30
+        sent = False
+        while time.monotonic() < deadline and not any("49" in t for t in texts):
+            message = json.loads(ws.recv(timeout=10))
+            kinds.append(message["type"])
+            if message["type"] == "agent_response":
+                texts.append(message["agent_response_event"]["agent_response"])
+                if not sent:
+                    ws.send(json.dumps({"type": "user_message", "text": "how much does the team plan cost"}))
+                    sent = True
+            elif message["type"] == "user_transcript":
+                texts.append(message["user_transcription_event"]["user_transcript"])
+    assert kinds[0] == "conversation_initiation_metadata" and "audio" in kinds
+    assert "how much does the team plan cost" in texts
+    assert any("49" in t for t in texts)

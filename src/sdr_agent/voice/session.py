@@ -191,6 +191,14 @@ class CallSession:
     def on_mark(self, name: str) -> None:
         self.player.on_mark(name)
 
+    def on_caller_text(self, text: str) -> None:
+        """A typed caller turn (a web conversation's ``user_message``): answered like a spoken one."""
+        now = self.clock()
+        utterance = Utterance(started_at=now, ended_at=now)
+        utterance.resolve(text)
+        self._last_activity = now
+        self._on_caller_turn_end(CallerTurn(utterances=[utterance], last_voice_at=now))
+
     def record_engine_switch(self, switch: EngineSwitch) -> None:
         """A fallback adapter moved this call to another engine: keep it in the conversation metadata."""
         self.stats.engine_switches.append(asdict(switch))

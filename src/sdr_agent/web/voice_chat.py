@@ -153,9 +153,12 @@ async def _pump(
             pinger.on_pong(event.event_id)
         elif isinstance(event, protocol.ClientToolResult):
             tools.resolve(event)
+        elif isinstance(event, protocol.UserMessage):
+            if event.text.strip():
+                session.on_caller_text(event.text.strip())  # answered aloud, like a spoken turn
         elif isinstance(event, protocol.InitiationData):
             session.stats.malformed_frames += 1  # a second initiation is out of order
         else:
-            # user_message, user_activity and contextual_update have no meaning for the audio call loop yet;
-            # they are accepted (the SDK sends some on its own) and noted.
+            # user_activity and contextual_update have no meaning for the audio call loop yet; they are
+            # accepted (the SDK sends some on its own) and noted.
             log.info("realtime message %s ignored in audio mode", type(event).__name__)

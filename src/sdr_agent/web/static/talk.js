@@ -127,6 +127,7 @@
   }
 
   async function start(textOnly) {
+    state.textOnly = textOnly;
     const agentId = document.body.dataset.agentId;
     setStatus("Connecting…");
     const { signed_url: url } = await api(
@@ -151,7 +152,7 @@
     };
     $("#start-voice").disabled = $("#start-text").disabled = true;
     $("#stop").disabled = false;
-    $("#message").disabled = $("#send").disabled = !textOnly;  // typed messages are for text chats
+    $("#message").disabled = $("#send").disabled = false;
   }
 
   function finish() {
@@ -184,7 +185,8 @@
       const text = $("#message").value.trim();
       if (!text) return;
       send({ type: "user_message", text });
-      addLine("user", text);
+      // A voice conversation echoes the turn back as user_transcript; a text chat does not.
+      if (state.textOnly) addLine("user", text);
       $("#message").value = "";
     });
   }
