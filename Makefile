@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck serve bench clean
+.PHONY: demo test lint typecheck serve bench clean fuzz
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -40,6 +40,10 @@ bench: $(DEV_STAMP)
 	bash scripts/espeak-for-bench.sh
 	$(BIN)/sdr-agent bench latency
 	$(BIN)/sdr-agent bench bargein
+
+# The long schemathesis run (all phases: examples, coverage, fuzzing, stateful); `make test` runs a short one.
+fuzz: $(DEV_STAMP)
+	$(BIN)/python bench/fuzz_api.py --max-examples 200 --max-time 600
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -48,7 +48,7 @@ async def test_greeting_arrives_during_an_upload_flood(
 ) -> None:
     settings.security.extract_cpu_s = 1  # each CPU burner is killed after 1 s of CPU
     agent_id = await make_agent(services, first_message="Hi, this is Alex from Acme.")
-    twilio.set_script(CALLEE, hangup_at_s=4.0)
+    twilio.set_script(CALLEE, hangup_at_s=2.0)
     uploads = hostile_docs.hostile_uploads()
     async with httpx.AsyncClient(
         base_url=live_server, headers={"xi-api-key": "test-key"}, timeout=120, trust_env=False

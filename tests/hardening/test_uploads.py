@@ -81,14 +81,14 @@ async def test_hostile_uploads_through_the_api_are_4xx(client: httpx.AsyncClient
 async def test_uploads_never_block_the_event_loop(client: httpx.AsyncClient) -> None:
     """While a CPU-burning upload is parsed, the same server keeps answering at once."""
     services = client._transport.app.state.services  # type: ignore[attr-defined]
-    services.settings.security.extract_cpu_s = 2
+    services.settings.security.extract_cpu_s = 1
     burner = hostile_docs.million_paragraphs_docx()
     upload = asyncio.create_task(
         client.post(FILE_URL, files={"file": ("burner.docx", burner, "application/octet-stream")})
     )
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.2)
     worst = 0.0
-    for _ in range(10):
+    for _ in range(5):
         started = time.monotonic()
         assert (await client.get("/healthz")).status_code == 200
         worst = max(worst, time.monotonic() - started)

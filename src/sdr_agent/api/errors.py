@@ -8,6 +8,8 @@ import re
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,16 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+        # Two requests racing on one row (an update meeting a delete, a duplicate insert): the loser is told
+        # to retry rather than shown a 500.
+        log.info("conflicting write on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(
+            {"detail": "the resource changed while this request ran; retry it"}, status_code=409
+        )
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -43,14 +55,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Methods of every documented operation whose path template matches the request's path."""
+    """Methods of the documented path that serves this URL: the most literal template that matches
+    (``/agents/create`` is its own path, although ``/agents/{agent_id}`` would match it too)."""
     path = request.url.path
-    methods: set[str] = set()
+    best: tuple[int, list[str]] | None = None
     for template, operations in app.openapi().get("paths", {}).items():
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
-            methods.update(m.upper() for m in operations if m.upper() in _HTTP_METHODS)
-    return sorted(methods)
+            methods = sorted(m.upper() for m in operations if m.upper() in _HTTP_METHODS)
+            params = template.count("{")
+            if best is None or params < best[0]:
+                best = (params, methods)
+    return best[1] if best is not None else []
 
 
 _HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"}

@@ -9,6 +9,7 @@ on it. The rules follow what the shared layers do, not what each route remembers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,16 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Errors particular to a group of routes: (path regex, statuses).
+_ROUTE_ERRORS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    # Placing a call: unknown variables or numbers (400), Twilio refusing (4xx as 400) or unreachable (502).
+    (re.compile(r"^/v1/convai/(outbound|twilio/outbound-call|batch-calling/)"), ("400", "409", "502")),
+    (re.compile(r"^/v1/convai/knowledge-base/(url|file|text)$"), ("400", "415", "503")),
+    (re.compile(r"^/v1/convai/knowledge-base/\{[^}]+\}$"), ("409",)),
+    (re.compile(r"^/v1/convai/phone-numbers"), ("409",)),
+)
+
+
 def _statuses(path: str, operation: dict[str, Any]) -> list[str]:
     parameters = operation.get("parameters", [])
     statuses = []
@@ -79,12 +90,21 @@ def _statuses(path: str, operation: dict[str, Any]) -> list[str]:
         statuses += ["401", "429"]
     if path.startswith("/twiml/"):
         statuses += ["403", "429"]
-    if any(p.get("in") == "path" for p in parameters):
+    names_an_id = any(p.get("in") == "query" and str(p.get("name", "")).endswith("_id") for p in parameters)
+    if any(p.get("in") == "path" for p in parameters) or names_an_id:
         statuses.append("404")
+    if path.startswith("/v1/") and ("requestBody" in operation or "{" in path):
+        statuses.append("409")  # a write racing another on the same row
     if "requestBody" in operation:
-        statuses += ["413", "422"]
+        # 400: a body that is not even text (FastAPI's "error parsing the body"); 404: an id inside it.
+        statuses += ["400", "404", "413", "422"]
+        if "multipart/form-data" in operation["requestBody"].get("content", {}):
+            statuses.append("415")
     if any(p.get("in") == "query" for p in parameters) or path.startswith("/v1/"):
         statuses.append("422")  # any query string may be over the length bound
+    for pattern, extra in _ROUTE_ERRORS:
+        if pattern.search(path):
+            statuses += extra
     return statuses
 
 

@@ -44,7 +44,7 @@ def _e164(raw: str, where: str = "phone_number") -> str:
         raise HTTPException(status_code=422, detail=f"{where}: {exc}") from exc
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={200: {"description": "Already listed: the original entry"}})
 async def add(body: SuppressBody, services: ServicesDep, response: Response) -> dict[str, Any]:
     number = _e164(body.phone_number)
     async with services.db.session() as session:
