@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from elevenlabs import ElevenLabs
-from elevenlabs.conversational_ai.conversation import AudioInterface, Conversation
+from elevenlabs.conversational_ai.conversation import AudioInterface, Conversation, DisconnectionDetails
 from fastapi import FastAPI
 
 from sdr_agent.app import create_app
@@ -123,10 +123,12 @@ def test_voice_conversation_with_the_sdk_answers_is_interrupted_and_is_stored(
     caller = ScriptedCaller()
     replies, heard = Waiter(), Waiter()
     corrections: list[tuple[str, str]] = []
+    ended: list[DisconnectionDetails] = []
     conversation = Conversation(
         ElevenLabs(api_key=API_KEY, base_url=engine_server), agent_id, requires_auth=True,
         audio_interface=caller, callback_agent_response=replies.add, callback_user_transcript=heard.add,
         callback_agent_response_correction=lambda original, fixed: corrections.append((original, fixed)),
+        callback_disconnect=ended.append,
     )
     conversation.start_session()
     try:
@@ -146,6 +148,7 @@ def test_voice_conversation_with_the_sdk_answers_is_interrupted_and_is_stored(
     finally:
         conversation.end_session()
     conversation_id = conversation.wait_for_session_end()
+    assert [d.reason for d in ended] == ["user"]  # end_session ended it cleanly, once
     pcm = np.frombuffer(b"".join(caller.played), dtype="<i2")
     with wave.open(str(artifacts_dir / "sdk_voice_reply.wav"), "wb") as wav:
         wav.setnchannels(1)
