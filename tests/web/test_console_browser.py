@@ -219,8 +219,20 @@ def test_console_end_to_end(browser: Browser, server: str, artifacts: Path) -> N
 
     # The stored voice conversation: transcript, latency chart, audio player.
     _open(page, "/console/conversations")
-    expect(page.locator("#conversations-table tbody tr")).to_have_count(2)
+    rows = page.locator("#conversations-table tbody tr")
+    expect(rows).to_have_count(2)
     _check_page(page, artifacts, "conversations")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#conversations-empty")).to_be_visible()
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Agent").select_option(label="Sam")  # the other agent: no conversations
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#conversations-empty")).to_be_visible()
+    page.get_by_label("Agent").select_option(label="Console agent")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_count(2)
+    assert "agent_id=" in page.url and API_KEY not in page.url
     _open(page, conversation_url)
     expect(page.locator("#transcript")).to_contain_text("49")
     # The first message is stored once, even when the caller starts talking just as it ends.
