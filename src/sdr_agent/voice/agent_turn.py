@@ -15,6 +15,7 @@ class AgentTurn:
     started_at: float
     interruptible: bool = True
     caller_end_at: float | None = None  # caller end-of-speech that this turn answers
+    answers_question: bool = False  # the caller asked something: a slow answer may start with a filler
     segments: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)

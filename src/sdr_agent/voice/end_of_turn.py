@@ -91,3 +91,13 @@ def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
     if state is Completeness.COMPLETE and all(u.final is not None for u in spoken):
         return timing.complete_ms  # only final text may end a turn early
     return timing.default_ms
+
+
+_QUESTION_WORDS = "how what why when where who which whose can could would will is are am do does did should"
+_QUESTION_START = frozenset(_QUESTION_WORDS.split())
+
+
+def is_question(text: str) -> bool:
+    """The caller asked something (a question mark, or a sentence that starts like a question)."""
+    words = normalise_words(text)
+    return bool(words) and (text.rstrip().endswith("?") or words[0] in _QUESTION_START)

@@ -29,6 +29,7 @@ from sdr_agent.voice.backchannel import WordsVerdict
 from sdr_agent.voice.caller_turn import CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig, SessionDeps
 from sdr_agent.voice.echo import EchoCanceller
+from sdr_agent.voice.end_of_turn import is_question
 from sdr_agent.voice.interruption import InterruptionController
 from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
@@ -252,6 +253,7 @@ class CallSession:
             intent=annotations.intent, sentiment=annotations.sentiment, metrics=dict(annotations.extra),
         ))
         agent = self._start_agent_turn(events, caller_end_at=caller_end_at, interruptible=True)
+        agent.answers_question = is_question(text)
         agent.mark_stage("vad_end", committed_at)
         agent.mark_stage("stt_final", stt_final_at)
 

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 _Item = str | bytes | None  # a sentence, raw μ-law (DTMF tones), or the end marker
 
 
+# (id of the TTS engine, voice, text) → μ-law: engines live as long as the process, so the ids are stable.
+_FILLER_AUDIO: dict[tuple[int, str | None, str], bytes] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _Filler:
     text: str
@@ -54,14 +58,17 @@ class TurnSpeaker:
         self._clock = clock
         self._fillers = list(fillers)
         self._filler_after_s = filler_after_ms / 1000.0
-        self._filler_audio: dict[str, bytes] = {}
         self._filler_index = 0
 
     async def prepare_fillers(self) -> None:
-        """Synthesise the fillers once per call, so one can start playing the moment it is needed."""
+        """Synthesise the fillers once per process and voice (a cloud TTS is not paid for them per call),
+        so one can start playing the moment it is needed."""
         for text in self._fillers:
+            key = (id(self._tts), self._voice, text)
+            if key in _FILLER_AUDIO:
+                continue
             try:
-                self._filler_audio[text] = await self._audio_of(text)
+                _FILLER_AUDIO[key] = await self._audio_of(text)
             except Exception:
                 log.warning("could not prepare the filler %r", text, exc_info=True)
 
@@ -82,10 +89,10 @@ class TurnSpeaker:
         queue: asyncio.Queue[_Item | _Filler] = asyncio.Queue()
         synth = asyncio.create_task(self._synthesize(turn, queue))
         splitter = SentenceSplitter()
-        # Only replies to the caller get a filler: an opening line or a re-prompt has nobody waiting.
+        # Only answers to a question get a filler ("Sure." before "Nice to meet you" would be odd).
         filler = (
             asyncio.create_task(self._filler_after(turn, queue))
-            if self._fillers and turn.caller_end_at is not None else None
+            if self._fillers and turn.answers_question else None
         )
         try:
             async for event in events:
@@ -132,7 +139,7 @@ class TurnSpeaker:
     async def _synthesize(self, turn: AgentTurn, queue: asyncio.Queue[_Item | _Filler]) -> None:
         while (item := await queue.get()) is not None:
             if isinstance(item, _Filler):
-                audio = self._filler_audio.get(item.text)
+                audio = _FILLER_AUDIO.get((id(self._tts), self._voice, item.text))
                 if audio is None:
                     await self._sentence(turn, item.text)
                     continue
