@@ -129,14 +129,16 @@ class SlowDialogue(ScriptedDialogue):
             yield event
 
 
-async def _filler_call(delay_s: float) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+async def _filler_call(delay_s: float, fillers: tuple[str, ...] = ("Sure.",), seconds: float = 6.0) -> tuple[
+    FakeTwilioLine, ScriptedDialogue
+]:
     dialogue = SlowDialogue(delay_s)
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_f", call_sid="CA_f",
         deps=SessionDeps(stt=FakeSTT(["How much is it?"], partial_after_ms=100.0, claim_after_ms=20.0),
                          tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(fillers=["Sure."]), transport=line,
+        config=SessionConfig(fillers=list(fillers)), transport=line,
         clock=lambda: asyncio.get_running_loop().time(),
     )
     line.session = session
@@ -145,7 +147,7 @@ async def _filler_call(delay_s: float) -> tuple[FakeTwilioLine, ScriptedDialogue
     line.start(asyncio.get_running_loop().time())
     await session.start()
     try:
-        await drive_caller(session, line, timeline, 6.0)
+        await drive_caller(session, line, timeline, seconds)
     finally:
         await session.finish(ended_ok=True, reason="test over")
         await line.stop()
@@ -164,3 +166,13 @@ async def test_a_slow_reply_starts_with_a_filler_instead_of_silence() -> None:
 async def test_a_quick_reply_gets_no_filler() -> None:
     _line, dialogue = await _filler_call(0.0)
     assert not any(heard.startswith("Sure.") for heard, _ in dialogue.heard)
+
+
+@on_virtual_clock
+async def test_a_very_slow_reply_is_held_with_fillers_in_turn_and_no_long_silence() -> None:
+    fillers = ("Sure.", "Let me check that for you.", "One moment.")
+    line, dialogue = await _filler_call(2.6, fillers=fillers, seconds=10.0)
+    spoken = [heard for heard, _ in dialogue.heard]
+    assert spoken[-1].startswith("Sure. Let me check that for you.") and "49 dollars" in spoken[-1]
+    times = [t for t, _ in line.heard if 2.6 <= t <= 5.5]
+    assert max(b - a for a, b in itertools.pairwise(times)) < 0.7  # a polite caller would not take the turn

@@ -18,7 +18,7 @@ DEFAULT_STOP_PHRASES = ("stop", "wait", "hold on", "hang on", "excuse me", "sorr
                         "one moment", "shut up", "not interested", "no no")
 
 
-DEFAULT_FILLERS = ("Sure.", "Okay.", "Let me see.")
+DEFAULT_FILLERS = ("Sure.", "Let me check that for you.", "Just a moment.")
 
 
 @dataclass

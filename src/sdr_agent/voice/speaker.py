@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _Item = str | bytes | None  # a sentence, raw μ-law (DTMF tones), or the end marker
 
 
+HOLDING_PAUSE_S = 0.35  # a natural breath between a filler and the next one while the answer is still coming
 # (id of the TTS engine, voice, text) → μ-law: engines live as long as the process, so the ids are stable.
 _FILLER_AUDIO: dict[tuple[int, str | None, str], bytes] = {}
 
@@ -58,7 +59,6 @@ class TurnSpeaker:
         self._clock = clock
         self._fillers = list(fillers)
         self._filler_after_s = filler_after_ms / 1000.0
-        self._filler_index = 0
 
     async def prepare_fillers(self) -> None:
         """Synthesise the fillers once per process and voice (a cloud TTS is not paid for them per call),
@@ -79,11 +79,18 @@ class TurnSpeaker:
         return bytes(out + pauses.feed(encoder.flush()) + pauses.flush())
 
     async def _filler_after(self, turn: AgentTurn, queue: asyncio.Queue[_Item | _Filler]) -> None:
+        """The fillers in order ("Sure." then "Let me check that for you." ...), each once the previous one
+        has played and the answer is still not there: one filler and then seconds of silence would only
+        move the gap (the caller takes the turn in it). Cancelled as soon as the answer's first sentence is
+        queued."""
         await asyncio.sleep(self._filler_after_s)
-        if not turn.texts and queue.empty():
-            text = self._fillers[self._filler_index % len(self._fillers)]
-            self._filler_index += 1
+        for text in self._fillers:
+            if not queue.empty():
+                return
             queue.put_nowait(_Filler(text))
+            while self._player.playout_end > self._clock() or not queue.empty():
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(HOLDING_PAUSE_S)
 
     async def speak(self, turn: AgentTurn, events: AsyncIterator[DialogueEvent]) -> None:
         queue: asyncio.Queue[_Item | _Filler] = asyncio.Queue()
