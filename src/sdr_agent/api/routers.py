@@ -25,6 +25,8 @@ _ROUTER_MODULES: list[str] = [
     "sdr_agent.api.media_stream",
     "sdr_agent.api.webhook_deliveries",
     "sdr_agent.api.metrics",
+    "sdr_agent.api.batch_calling",
+    "sdr_agent.api.suppression_list",
     "sdr_agent.api.tools",
     "sdr_agent.web.socket",
     "sdr_agent.web.simulate",
@@ -37,6 +39,7 @@ _HOOK_MODULES: list[str] = [
     "sdr_agent.voice.runtime",
     "sdr_agent.webhooks.runtime",
     "sdr_agent.observability.runtime",
+    "sdr_agent.campaigns.runtime",
     "sdr_agent.voice.lifecycle",
 ]
 

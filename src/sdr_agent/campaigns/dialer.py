@@ -18,14 +18,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdr_agent.campaigns.clock import Clock, clock_of
-from sdr_agent.campaigns.model import Outcome, RecipientStatus
+from sdr_agent.campaigns.model import RecipientStatus
 from sdr_agent.campaigns.opt_out import record_opt_out
-from sdr_agent.campaigns.outcomes import Verdict, classify, finish_attempt
-from sdr_agent.campaigns.reconcile import ask_twilio, progress_status
+from sdr_agent.campaigns.outcomes import classify, finish_attempt
+from sdr_agent.campaigns.reconcile import Unconfirmed, ask_twilio, progress_status, settle_unconfirmed
 from sdr_agent.campaigns.submit import default_retry
 from sdr_agent.campaigns.window import CallingWindow, zones_for
 from sdr_agent.services import Services
@@ -159,8 +159,8 @@ class Dialer:
                 phone_number_id=batch.phone_number_id,
                 telephony=parse_call_config(batch.telephony_call_config or {}),
             )
-            async with session.begin_nested():
-                prepared = await prepare_outbound_call(session, self.services, request, new_id("conv"))
+            # Everything that can refuse the call is checked before the conversation row is written.
+            prepared = await prepare_outbound_call(session, self.services, request, new_id("conv"))
         except (CallSetupError, CallConfigError) as exc:
             recipient.status = RecipientStatus.FAILED.value
             recipient.detail = str(getattr(exc, "detail", exc))[:255]
@@ -196,10 +196,12 @@ class Dialer:
             log.exception("campaign dial failed unexpectedly")
             return
         async with self.services.db.session() as session:
-            await campaigns_repo.begin_write(session)
-            attempt = await session.get(BatchAttemptRow, dial.attempt_id)
-            if attempt is not None and attempt.call_sid is None:
-                attempt.call_sid = placed.call_sid
+            await session.execute(
+                update(BatchAttemptRow)
+                .where(BatchAttemptRow.attempt_id == dial.attempt_id, BatchAttemptRow.call_sid.is_(None))
+                .values(call_sid=placed.call_sid)
+                .execution_options(synchronize_session=False)
+            )
             await progress_status(session, dial.recipient_id, dial.attempt_no, RecipientStatus.INITIATED)
 
     # ------------------------------------------------------------------ outcomes
@@ -209,6 +211,7 @@ class Dialer:
         stale_before = real_now - timedelta(seconds=self.settings.reconcile_after_s)
         dial_lease = real_now - timedelta(seconds=self.settings.dial_lease_s)
         to_check: list[tuple[str, str, str | None]] = []
+        unconfirmed: list[Unconfirmed] = []
         finished = 0
         async with self.services.db.session() as session:
             await campaigns_repo.begin_write(session)
@@ -223,9 +226,18 @@ class Dialer:
                 if verdict is None and conversation is not None and conversation.status == "initiated":
                     started = _aware(attempt.started_at)
                     if attempt.call_sid is None and conversation.call_sid is None and started < dial_lease:
-                        verdict = Verdict(
-                            Outcome.UNKNOWN, detail="the dialing process stopped before Twilio answered"
+                        # Recorded, but no sid and no webhook: did Twilio place it before the process died?
+                        unconfirmed.append(
+                            Unconfirmed(
+                                recipient.recipient_id,
+                                attempt.attempt_id,
+                                conversation.conversation_id,
+                                recipient.phone_number,
+                                conversation.from_number or "",
+                                started,
+                            )
                         )
+                        continue
                 if verdict is None:
                     await _note_progress(session, recipient, attempt, conversation)
                     checked = _aware(recipient.checked_at) if recipient.checked_at else None
@@ -251,8 +263,13 @@ class Dialer:
                     default_retry=default_retry(self.settings),
                 )
                 finished += status is not None
-        for _, call_sid, conversation_id in to_check:
-            await ask_twilio(self.services, call_sid, conversation_id)
+        if to_check:
+            # Lost callbacks are rare but come in bunches (a restart): ask about them side by side.
+            await asyncio.gather(*(ask_twilio(self.services, sid, cid) for _, sid, cid in to_check))
+        for attempt_info in unconfirmed:
+            finished += await settle_unconfirmed(
+                self.services, attempt_info, now=now, default_retry=default_retry(self.settings)
+            )
         return finished
 
     async def update_batches(self) -> None:

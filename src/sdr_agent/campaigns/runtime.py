@@ -33,12 +33,18 @@ def wake(services: Services) -> None:
 
 async def _loop(services: Services, dialer: Dialer, event: asyncio.Event) -> None:
     interval = services.settings.campaigns.tick_interval_s
+    batch = services.settings.campaigns.claim_batch_size
     while True:
+        busy = False
         try:
-            await dialer.tick()
+            # A full claim means more may be due right now: go again at once instead of after the interval.
+            busy = (await dialer.tick()).dispatched >= batch
         except Exception:
             # A database hiccup must not stop the campaigns; the next tick starts from the database again.
             log.exception("dialer tick failed")
+        if busy:
+            await asyncio.sleep(0)
+            continue
         event.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), interval)

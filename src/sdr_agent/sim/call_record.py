@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sdr_agent.audio.mulaw import ulaw_to_pcm
@@ -201,6 +202,8 @@ class SimulatedCall:
     async_amd_callback: str | None = None
     answered_by: str | None = None
     amd_callbacks: list[CallbackRecord] = field(default_factory=list)
+    # Wall-clock creation time: the Call resource's date_created, and what the Calls list filters on.
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def heard_audio(self) -> bytes:

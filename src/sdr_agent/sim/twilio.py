@@ -289,6 +289,7 @@ class TwilioStandIn:
         return Starlette(
             routes=[
                 Route(API_PREFIX + "/Calls.json", self._create_call, methods=["POST"]),
+                Route(API_PREFIX + "/Calls.json", self._list_calls, methods=["GET"]),
                 Route(API_PREFIX + "/Calls/{call_sid}.json", self._update_call, methods=["POST"]),
                 Route(API_PREFIX + "/Calls/{call_sid}.json", self._fetch_call, methods=["GET"]),
             ]
@@ -380,6 +381,37 @@ class TwilioStandIn:
         if call is None or call.account_sid != request.path_params["account_sid"]:
             return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
         return call
+
+    async def _list_calls(self, request: Request) -> Response:
+        """Calls.json list: ``To``, ``From`` and ``StartTime>`` (a UTC date, as Twilio filters) narrow it."""
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        query = request.query_params
+        since = (query.get("StartTime>") or "")[:10]
+        calls = [
+            call
+            for call in self.calls.values()
+            if call.account_sid == request.path_params["account_sid"]
+            and query.get("To", call.to) == call.to
+            and query.get("From", call.from_) == call.from_
+            and (not since or call.created_at.strftime("%Y-%m-%d") >= since)
+        ]
+        calls.sort(key=lambda c: c.created_at, reverse=True)
+        uri = request.url.path
+        return JSONResponse(
+            {
+                "calls": [self._runner.resource(call) for call in calls],
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": len(calls),
+                "start": 0,
+                "end": max(0, len(calls) - 1),
+                "uri": uri,
+            }
+        )
 
     async def _fetch_call(self, request: Request) -> Response:
         found = self._authenticate(request) or self._call_or_404(request)

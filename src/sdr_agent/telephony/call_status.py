@@ -21,6 +21,7 @@ from sdr_agent.services import Services
 from sdr_agent.storage.models import ConversationRow, utcnow
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos.conversations import Conversation
+from sdr_agent.storage.repos.locking import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,24 @@ async def apply_status_callback(
     call_status = form.get("CallStatus", "").strip().lower()
     call_sid = form.get("CallSid", "")
     async with services.db.session() as session:
+        # Read-then-write: on SQLite take the write lock first, or a busy moment loses the callback.
+        await begin_write(session)
         conversation = await _find(session, call_sid, conversation_id)
         if conversation is None:
             log.info("status callback %r for unknown call %s", call_status, call_sid)
             return None
+        if conversation.call_sid is None and call_sid:
+            # The REST answer that carried the sid may never have been stored (the process died while
+            # dialing): the callback's CallSid ties the call to its conversation.
+            await session.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.conversation_id == conversation.conversation_id,
+                    ConversationRow.call_sid.is_(None),
+                )
+                .values(call_sid=call_sid)
+                .execution_options(synchronize_session=False)
+            )
         change = await _apply(session, conversation, call_status, _duration(form))
     if change.new_status:
         log.info(

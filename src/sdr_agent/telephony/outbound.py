@@ -22,6 +22,7 @@ from sdr_agent.storage.repos import agents as agents_repo
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos import phone_numbers as numbers_repo
 from sdr_agent.storage.repos.ids import new_id
+from sdr_agent.storage.repos.locking import begin_write
 from sdr_agent.telephony import variables
 from sdr_agent.telephony.call_config import TelephonyCallConfig
 from sdr_agent.telephony.twilio.rest import TwilioError, twilio_gateway
@@ -200,6 +201,7 @@ async def _create_call(
 async def record_call_sid(services: Services, conversation_id: str, call_sid: str) -> None:
     """Store the call sid once (the TwiML webhook and the REST answer race to do it; both write the same)."""
     async with services.db.session() as session:
+        await begin_write(session)
         conversation = await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
         if conversation is None or conversation.call_sid == call_sid:
             return

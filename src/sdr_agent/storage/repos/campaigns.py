@@ -21,6 +21,7 @@ from sdr_agent.storage.models import (
     ConversationRow,
     utcnow,
 )
+from sdr_agent.storage.repos.locking import begin_write as begin_write  # re-exported for campaigns
 from sdr_agent.storage.repos.pagination import Page, make_page, newest_first
 from sdr_agent.storage.repos.timeutil import as_utc, as_utc_or_none
 
@@ -231,16 +232,6 @@ async def active_per_batch(session: AsyncSession) -> dict[str, int]:
         .group_by(BatchRecipientRow.batch_id)
     )
     return {batch_id: int(n) for batch_id, n in rows}
-
-
-async def begin_write(session: AsyncSession) -> None:
-    """SQLite: take the write lock first. A transaction that reads and then writes cannot wait for the lock
-    (its snapshot may be stale) and fails at once with "database is locked"; one that starts by writing
-    waits politely (busy_timeout). PostgreSQL needs nothing."""
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(
-            update(BatchCallRow).where(BatchCallRow.batch_id == "").values(status=BatchCallRow.status)
-        )
 
 
 async def claim_due(

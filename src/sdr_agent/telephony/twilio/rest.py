@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -130,6 +131,17 @@ class TwilioGateway:
                 log.info("hang-up of %s: call already gone", call_sid)
                 return
             raise
+
+    async def find_calls(
+        self, to: str, from_: str, since: date, credentials: Credentials | None = None
+    ) -> list[tuple[str, str, datetime | None]]:
+        """(sid, status, date_created) of calls to ``to`` from ``from_`` started on or after ``since`` (UTC
+        date: Twilio's list filter has day granularity), newest first."""
+        client = self._client(credentials or self._credentials(None, None))
+        calls = await self._run(
+            lambda: client.calls.list(to=to, from_=from_, start_time_after=since, limit=50)
+        )
+        return [(str(c.sid), str(c.status or ""), c.date_created) for c in calls]
 
     async def fetch_status(
         self, call_sid: str, credentials: Credentials | None = None
