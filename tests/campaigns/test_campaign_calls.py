@@ -189,3 +189,53 @@ async def test_global_cap_counts_every_live_call(stack: LocalStack) -> None:
         await asyncio.sleep(0.05)
     assert all_terminal(a) and all_terminal(b)
     assert peak <= 2
+
+
+async def test_single_outbound_call_honours_telephony_call_config(stack: LocalStack) -> None:
+    agent_id = await stack.create_agent(AGENT)
+    stack.twilio.set_script(us_number(40), hangup_at_s=0.5)
+    body = {
+        "agent_id": agent_id,
+        "to_number": us_number(40),
+        "conversation_initiation_client_data": {"dynamic_variables": {"name": "Pat"}},
+        "telephony_call_config": {
+            "ringing_timeout_secs": 15,
+            "twilio_machine_detection": {
+                "mode": "enable",
+                "actions": [{"action": "hang_up", "answered_by": ["fax"]}],
+            },
+        },
+    }
+    placed = await stack.api.post("/v1/convai/twilio/outbound-call", json=body)
+    assert placed.status_code == 200, placed.text
+    call = await stack.twilio.wait_for_call(placed.json()["callSid"], timeout=20)
+    form = next(
+        f
+        for method, _, f, _ in stack.twilio.rest_requests
+        if method == "POST" and f.get("To") == us_number(40)
+    )
+    assert (form["Timeout"], form["MachineDetection"], form["AsyncAmd"]) == ("15", "Enable", "true")
+    assert call.answered_by == "human" and [c.status_code for c in call.amd_callbacks] == [204]
+    bad = {**body, "telephony_call_config": {"ringing_timeout_secs": 9999}}
+    refused = await stack.api.post("/v1/convai/twilio/outbound-call", json=bad)
+    assert refused.status_code == 422 and "ringing_timeout_secs" in refused.json()["detail"]
+
+
+async def test_standin_rings_out_at_the_call_timeout(stack: LocalStack) -> None:
+    from sdr_agent.telephony.twilio.rest import twilio_gateway
+
+    gateway = twilio_gateway(stack.app.state.services)
+    stack.twilio.set_script(us_number(41), ring_ms=4000)  # would pick up after 4 s...
+    sid = await gateway.create_call(
+        to=us_number(41),
+        from_="+15550100000",
+        url=f"{stack.settings.public_base_url}/twiml/voice_outbound",
+        status_callback=f"{stack.settings.public_base_url}/twiml/status",
+        timeout_s=1,  # ...but the caller gives up after 1 s
+    )
+    call = await stack.twilio.wait_for_call(sid, timeout=10)
+    assert call.status == "no-answer" and call.answered_ms is None and call.ended_ms is not None
+    assert call.ended_ms < 2500
+    assert [r.form["CallStatus"] for r in call.callbacks_for("completed")] == ["no-answer"]
+    status, answered_by = await gateway.fetch_status(sid)
+    assert (status, answered_by) == ("no-answer", None)
