@@ -109,7 +109,7 @@ def test_socket_survives_junk_and_still_answers(web_server: str) -> None:
 
 
 def test_audio_conversation_answers_a_typed_message_aloud(web_server: str) -> None:
-    agent_id = make_agent(web_server)
+    agent_id = make_agent(web_server, first_message="Hi.")  # short: every word is played in real time
     with connect(_signed_url(web_server, API_KEY, agent_id), open_timeout=10) as ws:
         ws.send(json.dumps({"type": "conversation_initiation_client_data"}))  # audio: the default
         kinds: list[str] = []
