@@ -31,7 +31,6 @@ _ROUTER_MODULES: list[str] = [
     "sdr_agent.web.socket",
     "sdr_agent.web.simulate",
     "sdr_agent.web.console",
-    "sdr_agent.web.socket",
 ]
 
 # module path -> (start, stop) functions named `on_startup` / `on_shutdown`
