@@ -185,8 +185,10 @@ class SecuritySettings(BaseModel):
     # webhooks and tools may reach although they are private/loopback; everything else must be public.
     url_allowlist: list[str] = Field(default_factory=list)
     rate_limit_enabled: bool = True
-    # Counters live in the database (shared by every replica); "memory" is per process (one replica only).
-    rate_limit_storage: Literal["database", "memory"] = "database"
+    # "database": counters shared by every replica (one upsert per request); "memory": per process.
+    # "auto": the database on PostgreSQL (where replicas are possible), memory on SQLite (one process, and a
+    # write per request would queue behind every other write on SQLite's single writer lock).
+    rate_limit_storage: Literal["auto", "database", "memory"] = "auto"
     # Requests per API key per window (a burst of this many, then 429 with Retry-After until the window ends).
     key_requests_per_window: int = 1200
     key_window_s: int = 60

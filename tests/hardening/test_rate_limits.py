@@ -84,6 +84,7 @@ async def test_forged_twilio_signatures_count_as_failures(app: FastAPI, client: 
 
 async def test_counters_are_shared_by_replicas_on_one_database(settings: Settings, app: FastAPI) -> None:
     """Two app instances on one database stand for two replicas: together they allow one burst."""
+    settings.security.rate_limit_storage = "database"  # what "auto" picks on PostgreSQL
     other = create_app(settings, migrate=False)
     async with (
         app.router.lifespan_context(app),

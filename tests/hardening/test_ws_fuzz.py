@@ -194,3 +194,24 @@ async def test_garbage_mid_call_is_skipped_while_a_normal_call_alongside_goes_on
     call = await normal
     assert call.protocol_errors == [] and len(call.heard_audio) > 8000
     assert call.stream_close_code != 1008
+
+
+async def test_conversation_socket_has_the_same_limits(app: FastAPI, live_server: str) -> None:
+    agent_id = await make_agent(_services(app))
+    url = live_server.replace("http://", "ws://") + f"/v1/convai/conversation?agent_id={agent_id}"
+    headers = {"xi-api-key": "test-key"}
+    async with connect(url, additional_headers=headers, proxy=None, max_size=None) as big:
+        await big.send(json.dumps({"type": "conversation_initiation_client_data"}))
+        await big.send(json.dumps({"user_audio_chunk": "A" * (100 * 1024)}))
+        code, _ = await _closed(big)
+    assert code == 1009
+    async with connect(url, additional_headers=headers, proxy=None) as flood:
+        try:
+            for _ in range(2000):
+                await flood.send(json.dumps({"type": "user_activity"}))
+        except ConnectionClosed:
+            pass
+        code, reason = await _closed(flood)
+    assert code == 1008 and "frames per second" in reason
+    tally = app.state.socket_rejections
+    assert tally[("conversation", "oversized_frame")] == 1 and tally[("conversation", "flood")] == 1

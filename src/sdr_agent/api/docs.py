@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from sdr_agent.api.deps import get_app_settings, key_is_valid
+from sdr_agent.api.deps import authenticate, get_app_settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,13 +33,13 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("xi-api-key") or request.query_params.get("api_key")
 
 
-def _check(request: Request) -> str | None:
+async def _check(request: Request) -> str | None:
+    """The same check as ``/v1`` (rate limits and the failed-attempt throttle included)."""
     settings = get_app_settings(request)
     if getattr(request.app.state, "insecure_dev", False) and not settings.api_keys:
         return None
     key = _presented_key(request)
-    if not key_is_valid(key, settings):
-        raise HTTPException(status_code=401, detail="missing or invalid xi-api-key header")
+    await authenticate(request, key)
     return key
 
 
@@ -59,13 +59,13 @@ def _schema_with_auth(schema: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/openapi.json")
 async def openapi_schema(request: Request) -> JSONResponse:
-    _check(request)
+    await _check(request)
     return JSONResponse(_schema_with_auth(dict(request.app.openapi())))
 
 
 @router.get("/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
-    key = _check(request)
+    key = await _check(request)
     schema_url = "/openapi.json" + (f"?api_key={quote(key, safe='')}" if key else "")
     return get_swagger_ui_html(
         openapi_url=schema_url, title="sdr-agent API",

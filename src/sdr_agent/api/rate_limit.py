@@ -1,7 +1,8 @@
 """Per-key rate limits and a brute-force throttle on failed authentication (429 + ``Retry-After``).
 
 Two fixed-window counters per request, counted in one database round trip so every replica enforces the
-same limit (``SDR_SECURITY__RATE_LIMIT_STORAGE=memory`` keeps them per process, for a single replica):
+same limit (on PostgreSQL; on SQLite, a single process, they are kept in memory unless
+``SDR_SECURITY__RATE_LIMIT_STORAGE=database``):
 - ``key:<hash>``: requests made with one API key (the key itself is never stored, only a hash of it);
 - ``fail:<address>``: failed authentications (wrong key, bad Twilio signature) from one client address.
   Past the limit every request from that address is refused until the window ends, *even with the right
@@ -146,7 +147,10 @@ def rate_limiter(connection: HTTPConnection) -> RateLimiter:
         settings = state.services.settings
         sec: SecuritySettings = settings.security
         store: CounterStore
-        if sec.rate_limit_storage == "memory":
+        storage = sec.rate_limit_storage
+        if storage == "auto":
+            storage = "memory" if settings.database_url.startswith("sqlite") else "database"
+        if storage == "memory":
             store = MemoryCounters()
         else:
             keep_s = 2 * max(sec.key_window_s, sec.failed_auth_window_s)

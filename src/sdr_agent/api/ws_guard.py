@@ -8,6 +8,8 @@ socket that never sent ``start``, as RFC 6455 defines them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
@@ -15,8 +17,12 @@ from enum import StrEnum
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sdr_agent.settings import SecuritySettings
+
+log = logging.getLogger(__name__)
 
 MESSAGE_TOO_BIG = 1009
 POLICY_VIOLATION = 1008
@@ -114,3 +120,28 @@ def count_rejection(connection: HTTPConnection, endpoint: str, rejection: Reject
 
 def socket_limits(connection: HTTPConnection) -> SocketLimits:
     return SocketLimits.from_settings(connection.app.state.settings.security)
+
+
+def guard_receive(websocket: WebSocket, endpoint: str) -> FrameGuard:
+    """Check every frame this socket receives, whatever reads it (``receive_text``/``receive_json`` go
+    through ``receive``): on abuse the socket is closed with its code, counted, and the reader sees a
+    ``WebSocketDisconnect``, the same as a client that hung up."""
+    guard = FrameGuard(socket_limits(websocket))
+    original = websocket.receive
+
+    async def receive() -> Message:
+        message = await original()
+        if message["type"] == "websocket.receive":
+            text = message.get("text")
+            try:
+                guard.check(text if text is not None else message.get("bytes") or b"")
+            except SocketAbuse as abuse:
+                log.warning("closing %s socket: %s", endpoint, abuse.reason)
+                count_rejection(websocket, endpoint, abuse.rejection)
+                with contextlib.suppress(RuntimeError, OSError):
+                    await websocket.close(code=abuse.code, reason=abuse.reason)
+                raise WebSocketDisconnect(abuse.code, abuse.reason) from abuse
+        return message
+
+    websocket.receive = receive  # type: ignore[method-assign]
+    return guard

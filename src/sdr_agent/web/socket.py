@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketState
 
 from sdr_agent.api.deps import ServicesDep, key_is_valid, require_api_key
 from sdr_agent.api.errors import NotFoundError
+from sdr_agent.api.ws_guard import guard_receive
 from sdr_agent.logs import bind_call
 from sdr_agent.services import Services
 from sdr_agent.storage.repos import conversations as conversations_repo
@@ -98,6 +99,7 @@ async def conversation_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     agent_id = websocket.query_params.get("agent_id") or ""
     await websocket.accept()
+    guard_receive(websocket, "conversation")  # oversized frames (1009) and floods (1008) close the socket
     refusal = await _authorised(websocket, services, agent_id) if agent_id else "missing agent_id"
     agent: Agent | None = None
     if refusal is None:
