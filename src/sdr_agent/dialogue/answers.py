@@ -58,7 +58,7 @@ _SYNONYM_TEXT = (
     "language languages spanish french german multilingual",
     "store stored host hosted hosting server region cloud",
     "customer customers client clients company companies",
-    "long time take takes fast quickly week weeks day days",
+    "long time take takes fast quickly week weeks day days hour hours minute minutes",
     "discount discounts deal deals promotion offer",
     "save saving savings cut reduce lower cost costs",
     "electricity energy power charging kwh",
@@ -97,6 +97,15 @@ _SYNONYMS: tuple[frozenset[str], ...] = tuple(
 _PRICE_TERMS = _SYNONYMS[0]
 
 
+def generic_question(text: str) -> bool:
+    """Only everyday sales words ("who pays for that?"): it needs the question before it to mean anything;
+    "does it work with QuickBooks?" names its own subject."""
+    words = text.split()
+    if any(word[:1].isupper() and word.lower().strip("?,.!") not in _STOPWORDS for word in words[1:]):
+        return False  # a name ("Salesforce") is a subject of its own
+    return all(any(term in group for group in _SYNONYMS) for term in content_terms(text))
+
+
 def _expansions(term: str) -> frozenset[str]:
     related: set[str] = set()
     for group in _SYNONYMS:
@@ -107,12 +116,26 @@ def _expansions(term: str) -> frozenset[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    sentences = []
-    for piece in _SENTENCE_SPLIT.split(text):
-        sentence = " ".join(piece.split()).lstrip("#*->• ").strip()
-        if len(sentence.split()) >= 3:
-            sentences.append(sentence)
-    return sentences
+    return [sentence for sentence, _ in sentences_with_headings(text)]
+
+
+def sentences_with_headings(text: str) -> list[tuple[str, str]]:
+    """(sentence, the heading it sits under): "Nestly runs credit checks" sits under "Screening", which is
+    what a caller asks about ("do you do tenant screening?"). Headings are matched, never spoken."""
+    out: list[tuple[str, str]] = []
+    heading = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#") or len(stripped.split()) < 3:
+            heading = stripped.lstrip("#*-• ").strip()
+            continue
+        for piece in _SENTENCE_SPLIT.split(stripped):
+            sentence = " ".join(piece.split()).lstrip("#*->• ").strip()
+            if len(sentence.split()) >= 3:
+                out.append((sentence, heading))
+    return out
 
 
 # Sentence vectors by (embedder id, text): knowledge sentences recur across turns and calls.
@@ -149,8 +172,16 @@ class _Candidate:
     score: float
 
 
+_PRICE_PHRASE = re.compile(
+    r"\bhow much\b"
+    r"|\bwhat(?:'s| does| would| will| is| do) (?:it|that|this|they) (?:run|come to|set (?:me|us) back)"
+    r"|\bwhat(?:'s| is| are) the (?:damage|numbers)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_price(question: str) -> bool:
-    return bool(set(content_terms(question)) & _PRICE_TERMS) or "how much" in question.lower()
+    return bool(set(content_terms(question)) & _PRICE_TERMS) or bool(_PRICE_PHRASE.search(question))
 
 
 def best_sentences(
@@ -158,22 +189,26 @@ def best_sentences(
     passages: Sequence[ContextPassage],
     max_sentences: int = 2,
     embedder: Embedder | None = None,
+    by_score: bool = False,
 ) -> list[str]:
-    """Sentences from ``passages`` that best answer ``question``, in document order; [] when nothing in them
-    answers it (the caller then hears a follow-up promise, never a near miss)."""
+    """Sentences from ``passages`` that best answer ``question``, in document order (best first with
+    ``by_score``); [] when nothing in them answers it (the caller then hears a follow-up promise, never a near
+    miss)."""
     if not passages:
         return []
     terms = set(content_terms(question))
     asked_quantities = quantities(question)
     pricing = asks_price(question)
+    if pricing and not terms & _PRICE_TERMS:
+        terms.add(stem("cost"))  # "what's that run for 30 units?" asks for the price
     pool = [
-        (p_index, s_index, sentence)
+        (p_index, s_index, sentence, heading)
         for p_index, passage in enumerate(passages)
-        for s_index, sentence in enumerate(split_sentences(passage.text))
+        for s_index, (sentence, heading) in enumerate(sentences_with_headings(passage.text))
     ]
     if not pool:
         return []
-    sentence_terms = [set(content_terms(sentence)) for _, _, sentence in pool]
+    sentence_terms = [set(content_terms(f"{sentence} {heading}")) for _, _, sentence, heading in pool]
     frequency: dict[str, int] = {}
     for found in sentence_terms:
         for term in found:
@@ -186,7 +221,7 @@ def best_sentences(
     known = set().union(*sentence_terms)
     weights = {term: idf(term) for term in terms}
     covered = sum(weight for term, weight in weights.items() if term in known or expansions[term] & known)
-    similarities = _similarities(embedder, question, [sentence for _, _, sentence in pool])
+    similarities = _similarities(embedder, question, [sentence for _, _, sentence, _ in pool])
     matched = sum(1 for term in terms if term in known or expansions[term] & known)
     # Extra words ("so roughly what would that end up costing us") lower the share, not the matches.
     lexical_ok = not terms or covered >= MIN_COVERAGE * sum(weights.values()) or matched >= 2
@@ -195,7 +230,7 @@ def best_sentences(
     if not lexical_ok and not semantic_ok:
         return []
     candidates: list[_Candidate] = []
-    for (p_index, s_index, sentence), found, similarity in zip(
+    for (p_index, s_index, sentence, _), found, similarity in zip(
         pool, sentence_terms, similarities, strict=True
     ):
         score = 0.0
@@ -226,5 +261,6 @@ def best_sentences(
         words = sum(len(c.text.split()) for c in chosen) + len(other.text.split())
         if other.score >= 0.6 * best.score and words <= MAX_ANSWER_WORDS:
             chosen.append(other)
-    chosen.sort(key=lambda c: (c.passage, c.position))
+    if not by_score:
+        chosen.sort(key=lambda c: (c.passage, c.position))
     return [c.text for c in chosen]

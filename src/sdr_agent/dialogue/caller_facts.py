@@ -65,7 +65,8 @@ _MEETING_WISH = re.compile(
     r"|let'?s (?:do|meet|talk)|(?:happy|glad|open|up) (?:to|for) (?:a |the )?"
     r"(?:meeting|call|demo|chat|tour|visit)"
     r"|(?:a|the) (?:demo|meeting|call|chat|tour|visit|walkthrough|consultation)|meet(?:ing)?|works for me"
-    r"|works for us|that works|i'?m free|we'?re free|i'?m available|how about)\b"
+    r"|works for us|that works|i'?m free|we'?re free|i'?m available|how about|(?:calendar|meeting) invite"
+    r"|invite (?:me|us))\b"
 )
 # "Can we book meeting rooms?" asks about the product, not for a meeting with the agent.
 _NOT_A_MEETING = re.compile(r"\bmeeting (?:rooms?|space|spaces)\b|\bconference rooms?\b")

@@ -10,16 +10,26 @@ never hears the same sentence twice.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdr_agent.dialogue.answers import best_sentences
+from sdr_agent.dialogue.answers import best_sentences, generic_question
 from sdr_agent.dialogue.guardrails import SaidLog, normalize_sentence
 from sdr_agent.dialogue.intents import Intent, normalize_utterance
 from sdr_agent.dialogue.lexicon import INVITATION, Objection, Signal
 from sdr_agent.dialogue.persona import AgentPersona
+from sdr_agent.dialogue.reply_parts import (
+    AS_MENTIONED,
+    ASK_HOUR,
+    ASK_TIME,
+    REGARDING,
+    TIME_WORDS,
+    mid_sentence,
+    new_call,
+    offers_slot,
+    safe_name,
+)
 from sdr_agent.dialogue.sales_script import (
     ACKNOWLEDGE_NO,
     ACKNOWLEDGE_OTHER,
@@ -31,21 +41,6 @@ from sdr_agent.dialogue.sales_script import (
 from sdr_agent.dialogue.signals import TurnSignals
 from sdr_agent.dialogue.turn_analysis import CallerTurn
 from sdr_agent.engines.base import ContextPassage, Embedder, ReplyAct, ToolCall, TurnBrief
-
-ASK_TIME = (
-    "What day and time would work best for you?",
-    "Which day and time suits you best?",
-    "When would be a good time for you?",
-)
-ASK_HOUR = ("What time works best for you that day?", "And what time that day would suit you?")
-_TIME_WORDS = re.compile(
-    r"\b(?:mornings?|afternoons?|evenings?|tonight|tomorrow|today|week|(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
-    r"|\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.|o'?clock)|(?:after|before|around|at) \d{1,2}|noon|lunch"
-    r"|later|hour)\b",
-    re.IGNORECASE,
-)
-_REGARDING = re.compile(r"\b(?:regarding|about|who(?:'s| is)|what company|why)\b", re.IGNORECASE)
-_AS_MENTIONED = ("As I mentioned, ", "Like I said, ", "Just to repeat, ")
 
 
 @dataclass(slots=True)
@@ -59,6 +54,7 @@ class ComposeContext:
     caller_name: str | None
     caller_email: str | None
     objection_count: int
+    question: str = ""  # the question to answer, with the one it follows up ("who pays for that?")
 
 
 @dataclass(slots=True)
@@ -73,35 +69,6 @@ class ComposerState:
     gatekeeper: bool = False
     callback_when: str | None = None
     info_email: str | None = None
-
-
-def _call(name: str, arguments: dict[str, Any]) -> ToolCall:
-    return ToolCall(f"call_{uuid.uuid4().hex[:16]}", name, arguments)
-
-
-def _offers_slot(turn: CallerTurn) -> bool:
-    """ "Friday at 3 pm?" or "how about Tuesday at 10?" — the question is the time itself."""
-    if turn.slot is None or not turn.slot.complete:
-        return False
-    last = re.split(r"(?<=[.!?])\s+", turn.text.strip())[-1]
-    return turn.wants_meeting or (
-        turn.slot.text in last and len(last.split()) <= len(turn.slot.text.split()) + 3
-    )
-
-
-def _mid_sentence(sentence: str, passages: Sequence[ContextPassage]) -> str:
-    """The sentence continuing another ("As I mentioned, practices usually ..."): its first word lower-cased
-    unless it is a name (capitalised inside the word, or capitalised mid-sentence in the knowledge base)."""
-    first, _, rest = sentence.partition(" ")
-    if not first or first[1:] != first[1:].lower() or first.isupper():
-        return sentence
-    if any(re.search(rf"[a-z,;]\s+{re.escape(first)}\b", p.text) for p in passages):
-        return sentence
-    return f"{first[0].lower()}{first[1:]} {rest}".strip()
-
-
-def _safe_name(value: str | None) -> str:
-    return " ".join(re.sub(r"[^A-Za-z' -]", "", value or "").split()[:2])
 
 
 class ReplyComposer:
@@ -130,14 +97,17 @@ class ReplyComposer:
         return TurnBrief(act, draft, tuple(calls), guidance)
 
     def _end(self, reason: str) -> ToolCall:
-        return _call("end_call", {"reason": reason})
+        return new_call("end_call", {"reason": reason})
 
     def _knowledge(self, question: str, ctx: ComposeContext, limit: int = 2) -> list[str]:
-        found = best_sentences(question, ctx.passages, limit, self.embedder)
-        fresh = [s for s in found if not self.said.said(s)]
-        if fresh or not found:
-            return fresh
-        prefix = self._fresh([p + _mid_sentence(found[0], ctx.passages) for p in _AS_MENTIONED])
+        ranked = best_sentences(question, ctx.passages, limit, self.embedder, by_score=True)
+        if not ranked:
+            return []
+        if not self.said.said(ranked[0]):
+            in_order = best_sentences(question, ctx.passages, limit, self.embedder)
+            return [s for s in in_order if not self.said.said(s)]
+        # The best answer was already given: say it again as a reminder, never word for word.
+        prefix = self._fresh([p + mid_sentence(ranked[0], ctx.passages) for p in AS_MENTIONED])
         return [prefix] if prefix else []
 
     def next_step(self, ctx: ComposeContext) -> str:
@@ -205,7 +175,7 @@ class ReplyComposer:
         if asks and not invited:
             return self._question(turn, ctx)
         if turn.intent is Intent.HELLO or invited:
-            greeting = f"Hi {_safe_name(ctx.caller_name)}." if ctx.caller_name else ""
+            greeting = f"Hi {safe_name(ctx.caller_name)}." if ctx.caller_name else ""
             intro = "" if not ctx.first_turn else self.reason_line()
             return self._brief(
                 ReplyAct.GREET, self._fresh([greeting]) if greeting else "", intro, self.next_step(ctx)
@@ -223,7 +193,7 @@ class ReplyComposer:
         """The caller answers something the agent asked: a call-back time, an email, consent to send info."""
         st = self.state
         when = turn.slot.text if turn.slot is not None else None
-        if when is None and (match := _TIME_WORDS.search(turn.text)):
+        if when is None and (match := TIME_WORDS.search(turn.text)):
             when = turn.text if turn.word_count <= 8 else match.group(0)
         if (st.awaiting_callback or st.gatekeeper) and when and turn.intent is not Intent.QUESTION:
             st.awaiting_callback = False
@@ -274,7 +244,7 @@ class ReplyComposer:
         st = self.state
         if not ctx.can_book or ctx.booked or st.awaiting_callback:
             return None
-        if turn.intent is Intent.QUESTION and not _offers_slot(turn):
+        if turn.intent is Intent.QUESTION and not offers_slot(turn):
             return None  # "how about Tuesday at 3?" offers a time; other questions are answered first
         slot = turn.slot
         agreed = ctx.meeting_proposed and turn.polarity == "yes"
@@ -285,12 +255,12 @@ class ReplyComposer:
             arguments: dict[str, Any] = {"when": slot.text}
             if slot.timezone:
                 arguments["timezone"] = slot.timezone
-            if _safe_name(ctx.caller_name):
-                arguments["name"] = _safe_name(ctx.caller_name)
+            if safe_name(ctx.caller_name):
+                arguments["name"] = safe_name(ctx.caller_name)
             if ctx.caller_email:
                 arguments["email"] = ctx.caller_email
             return self._brief(
-                ReplyAct.BOOK, self._fresh(ACKNOWLEDGE_YES), calls=[_call("book_meeting", arguments)]
+                ReplyAct.BOOK, self._fresh(ACKNOWLEDGE_YES), calls=[new_call("book_meeting", arguments)]
             )
         if agreed or asked or (slot is not None and invited):
             st.awaiting_time = True
@@ -322,7 +292,7 @@ class ReplyComposer:
                 "When would be the best time to try them again?",
             )
         )
-        if ask and _REGARDING.search(turn.text):
+        if ask and REGARDING.search(turn.text):
             reason = self.reason_line() or self.introduction()
             return self._brief(ReplyAct.GATEKEEPER, reason, ask)
         if ask:
@@ -344,7 +314,12 @@ class ReplyComposer:
         return self._brief(ReplyAct.INTRODUCE, intro, reason, follow or self.next_step(ctx))
 
     def _question(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief:
-        answer = self._knowledge(turn.text, ctx)
+        readings = [turn.text]
+        if ctx.question and ctx.question != turn.text:  # a follow-up ("who pays for that?") with its question
+            readings.insert(0 if generic_question(turn.text) else 1, ctx.question)
+        answer: list[str] = []
+        for reading in readings:
+            answer = answer or self._knowledge(reading, ctx)
         if answer:
             return self._brief(ReplyAct.ANSWER, *answer, self.next_step(ctx))
         return self._brief(ReplyAct.FOLLOW_UP, self._fresh(FOLLOW_UPS), self.next_step(ctx))
@@ -355,7 +330,7 @@ class ReplyComposer:
         note = f"The caller raised an objection ({kind.value}); answer it briefly and kindly."
         noun = self.script.meeting_noun
         if kind in (Objection.BAD_TIMING, Objection.CALL_LATER):
-            if turn.slot is not None or (kind is Objection.CALL_LATER and _TIME_WORDS.search(turn.text)):
+            if turn.slot is not None or (kind is Objection.CALL_LATER and TIME_WORDS.search(turn.text)):
                 when = turn.slot.text if turn.slot is not None else "then"
                 st.callback_when = when
                 close = "I'll call you back then. Thanks, talk soon!"

@@ -23,8 +23,8 @@ from sdr_agent.dialogue.facts import CallFacts, record_answer
 from sdr_agent.dialogue.guardrails import SaidLog, SpokenGuard
 from sdr_agent.dialogue.hints import prompt_notes
 from sdr_agent.dialogue.intents import Intent, IntentClassifier
-from sdr_agent.dialogue.lexicon import Objection
 from sdr_agent.dialogue.llm_turn import RejectedCall, speak_tool_results, stream_llm_turn
+from sdr_agent.dialogue.lookup import KnowledgeLookup
 from sdr_agent.dialogue.persona import AgentPersona
 from sdr_agent.dialogue.phases import CallPhase, PhaseTracker
 from sdr_agent.dialogue.playbook import Playbook
@@ -85,6 +85,7 @@ class AgentDialogue:
         self._annotations = TurnAnnotations(phase=CallPhase.CALL_START.value)
         self._last_heard_agent = ""
         self._caller_words: list[str] = []
+        self._lookup = KnowledgeLookup(setup.deps, setup.document_ids)
         self._said = SaidLog(exempt=(self.opening_line(), setup.playbook.goodbye))
         self._composer = ReplyComposer(
             setup.persona, setup.script, self._said, setup.deps.embedder, opening=self.opening_line()
@@ -285,21 +286,6 @@ class AgentDialogue:
                 return value.strip()
         return self._deps.default_timezone
 
-    async def _retrieve(self, turn: CallerTurn) -> list[ContextPassage]:
-        wants_facts = (
-            turn.intent is Intent.QUESTION
-            or turn.objection in (Objection.PRICE, Objection.COMPETITOR)
-            or (turn.intent is Intent.OTHER and turn.word_count >= 5)
-        )
-        if not wants_facts or not self._setup.document_ids:
-            return []
-        try:
-            passages = await self._deps.retrieve(turn.text, self._setup.document_ids, self._deps.retrieval_k)
-        except Exception:
-            log.exception("knowledge retrieval failed; answering without context")
-            return []
-        return list(passages)
-
     def _compose(self, turn: CallerTurn, context: list[ContextPassage]) -> TurnBrief:
         ctx = ComposeContext(
             passages=context,
@@ -311,6 +297,7 @@ class AgentDialogue:
             caller_name=self._facts.caller_name,
             caller_email=self._facts.caller_email,
             objection_count=self._facts.objection_count(turn.objection.value) if turn.objection else 0,
+            question=self._lookup.question_text(turn),
         )
         return self._composer.compose(turn, turn.signals, ctx)
 
@@ -367,12 +354,13 @@ class AgentDialogue:
         )
 
     async def _llm_answer(self, turn: CallerTurn) -> AsyncIterator[DialogueEvent]:
-        context = await self._retrieve(turn)
+        context = await self._lookup.retrieve(turn)
         slot_offer = turn.slot is not None and turn.slot.complete  # "how about Tuesday at 3?" is no question
         question = (
             self._facts.add_question(turn.text) if turn.intent is Intent.QUESTION and not slot_offer else None
         )
         brief = await asyncio.to_thread(self._compose, turn, context)
+        self._lookup.answered(turn)
         request = self._request(turn, context, brief)
         speech, guard = SpeechTextStream(), self._guard(context)
         spoken: list[str] = []

@@ -51,6 +51,9 @@ OPT_OUT = _any(
     r"off (?:your|the) (?:calling |call |contact |mailing )?list",
     r"(?:do not|don'?t) call (?:list|registry)",
     r"(?:lose|forget) (?:my|this|our) number",
+    r"(?:rather|prefer(?:red)?) (?:if )?(?:you )?(?:didn'?t|did not|not|don'?t|wouldn'?t) (?:call|phone|ring"
+    r"|contact)(?: me| us)? (?:again|anymore|any more|at all)",
+    r"(?:didn'?t|don'?t|not) (?:call|phone|ring|contact) (?:me|us) (?:again|anymore|any more)",
     r"unsubscribe",
     r"opt(?:ing)? out",
     r"no more calls",
@@ -317,6 +320,8 @@ SIGNAL_EXAMPLES: dict[Signal, tuple[str, ...]] = {
         "put me on your do not call list",
         "never call this number again",
         "remove us from your database",
+        "i'd prefer you not phone me again",
+        "please don't ring me anymore",
     ),
     Signal.AI_QUESTION: (
         "are you a robot",

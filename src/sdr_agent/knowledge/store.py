@@ -18,7 +18,12 @@ from sdr_agent.engines.base import ContextPassage, Embedder
 from sdr_agent.knowledge.chroma_client import open_chroma
 from sdr_agent.knowledge.chunking import ChunkingOptions, chunk_text
 from sdr_agent.knowledge.embedder import shared_embedder
-from sdr_agent.knowledge.vector_cache import DocumentVectors, VectorCache, vectors_from_chroma_get
+from sdr_agent.knowledge.vector_cache import (
+    DocumentVectors,
+    VectorCache,
+    passage_text,
+    vectors_from_chroma_get,
+)
 from sdr_agent.services import Services
 
 if TYPE_CHECKING:
@@ -117,7 +122,7 @@ class KnowledgeStore:
         for source_id, text, meta, distance in zip(found_ids, documents, metadatas, distances, strict=False):
             passages.append(
                 ContextPassage(
-                    text=str(text or ""),
+                    text=passage_text(text, (meta or {}).get("heading")),
                     source_id=str(source_id),
                     document_name=str((meta or {}).get("document_name", "")),
                     score=round(1.0 - float(distance), 6),

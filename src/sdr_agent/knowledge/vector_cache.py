@@ -138,6 +138,14 @@ def _stack_of(parts: list[DocumentVectors]) -> _Stack:
     )
 
 
+def passage_text(text: Any, heading: Any) -> str:
+    """A chunk as the dialogue gets it: its section heading on a "# " line first, so a terse sentence
+    ("It runs credit checks.") can be matched by what the caller asks about ("screening")."""
+    body = str(text or "")
+    title = str(heading or "").strip()
+    return f"# {title}\n{body}" if title and not body.lstrip().startswith("#") else body
+
+
 def vectors_from_chroma_get(result: dict[str, Any]) -> dict[str, DocumentVectors]:
     """Group a Chroma ``get(include=[embeddings, documents, metadatas])`` result by document, chunk order."""
     rows: dict[str, list[tuple[int, str, str, str, Any]]] = {}
@@ -151,7 +159,7 @@ def vectors_from_chroma_get(result: dict[str, Any]) -> dict[str, DocumentVectors
         meta = meta or {}
         doc_id = str(meta.get("document_id", ""))
         index = int(meta.get("chunk_index", 0))
-        rows.setdefault(doc_id, []).append((index, str(chunk_id), str(text or ""),
+        rows.setdefault(doc_id, []).append((index, str(chunk_id), passage_text(text, meta.get("heading")),
                                             str(meta.get("document_name", "")), vector))
     grouped: dict[str, DocumentVectors] = {}
     for doc_id, chunk_rows in rows.items():

@@ -3,8 +3,7 @@
 It says exactly what the dialogue layer composed for this turn (``request.brief``): sentences quoted from the
 retrieved knowledge base and lines from the agent's own script, and it makes the tool calls the dialogue
 decided on. It never writes a fact of its own, so it cannot invent one. Without a brief (a request from
-outside a call) it quotes the knowledge sentence that best matches the last user message, or says it will
-follow up.
+outside a call) it quotes the first line of the top retrieved passage, or says it will follow up.
 """
 
 from __future__ import annotations
@@ -29,8 +28,10 @@ class GroundedResponder:
     def text_for(self, request: LLMRequest) -> str:
         if request.brief is not None:
             return " ".join(part.strip() for part in request.brief.draft if part.strip())
-        if request.context:
-            return request.context[0].text.strip().split("\n")[0]
+        lines = [line for p in request.context[:1] for line in p.text.splitlines() if line.strip()]
+        sentences = [line.strip() for line in lines if not line.lstrip().startswith("#")]
+        if sentences:
+            return sentences[0]
         return NO_BRIEF_LINE
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
