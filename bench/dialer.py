@@ -21,7 +21,7 @@ from datetime import UTC, datetime  # noqa: E402
 
 from sqlalchemy import event  # noqa: E402
 
-from sdr_agent.campaigns.clock import CLOCK_KEY, FakeClock  # noqa: E402
+from sdr_agent.campaigns.clock import FakeClock  # noqa: E402
 from sdr_agent.sim.local_stack import local_stack  # noqa: E402
 
 OVERRIDES: dict[str, Any] = {
@@ -77,7 +77,7 @@ async def run(recipients: int, concurrency: int, database_url: str | None) -> di
             "retry_policy": {"max_attempts": 1, "min_delay_secs": 0},
         }
         # The bench runs at any hour: pin the dialer's clock to mid-day UTC on a Wednesday.
-        stack.app.state.services.extras[CLOCK_KEY] = FakeClock(datetime(2026, 6, 10, 12, 0, tzinfo=UTC))
+        stack.app.state.services.campaign_clock = FakeClock(datetime(2026, 6, 10, 12, 0, tzinfo=UTC))
         started = time.perf_counter()
         response = await stack.api.post("/v1/convai/batch-calling/submit", json=body, timeout=120)
         response.raise_for_status()

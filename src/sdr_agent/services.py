@@ -17,6 +17,8 @@ from sdr_agent.settings import Settings
 from sdr_agent.storage.db import Database
 
 if TYPE_CHECKING:
+    from sdr_agent.campaigns.clock import Clock
+    from sdr_agent.campaigns.runtime import CampaignRuntime
     from sdr_agent.engines.base import LanguageModel
     from sdr_agent.knowledge.store import KnowledgeStore
     from sdr_agent.observability.metrics import AppMetrics
@@ -45,5 +47,6 @@ class Services:
     recovery: CallRecovery | None = None  # voice.lifecycle
     # Set when SIGTERM arrived: no new call is answered while live ones are told goodbye (voice.lifecycle).
     draining: bool = False
-    # Transitional, for work in flight elsewhere; every subsystem above has a typed field instead.
-    extras: dict[str, object] = field(default_factory=dict)
+    campaigns: CampaignRuntime | None = None  # campaigns.runtime
+    # The dialer's clock: a test or the demo sets a FakeClock, else the system clock (campaigns.clock).
+    campaign_clock: Clock | None = None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sdr_agent.campaigns.clock import CLOCK_KEY, FakeClock
+from sdr_agent.campaigns.clock import FakeClock
 from sdr_agent.campaigns.dialer import Dialer
 from sdr_agent.sim.call_record import CallPlan
 from sdr_agent.sim.local_stack import LocalStack
@@ -38,7 +38,7 @@ async def test_submit_at_1950_dials_what_fits_and_resumes_monday_0900(manual_sta
     stack = manual_stack
     services = stack.app.state.services
     clock = FakeClock(local(NY, 2026, 3, 6, 19, 50))  # Friday; DST starts Sunday 8 March
-    services.extras[CLOCK_KEY] = clock
+    services.campaign_clock = clock
     dialer = Dialer(services)
     stack.twilio.set_mix(OutcomeMix({"human": 1}, seed=5, human=CallPlan(hangup_at_s=0.3)))
     agent_id = await stack.create_agent(

@@ -25,7 +25,7 @@ router = APIRouter(
 @router.post("/submit")
 async def submit(body: SubmitBody, services: ServicesDep) -> dict[str, Any]:
     try:
-        batch = await submit_campaign(services, body.to_request(), clock_of(services.extras))
+        batch = await submit_campaign(services, body.to_request(), clock_of(services))
     except SchemaError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     except SubmitError as exc:
@@ -77,7 +77,7 @@ async def cancel(batch_id: str, services: ServicesDep) -> dict[str, Any]:
 @router.post("/{batch_id}/retry")
 async def retry(batch_id: str, services: ServicesDep) -> dict[str, Any]:
     try:
-        batch = await actions.retry_campaign(services, batch_id, clock_of(services.extras))
+        batch = await actions.retry_campaign(services, batch_id, clock_of(services))
     except actions.CampaignNotFoundError as exc:
         raise NotFoundError("batch call", batch_id) from exc
     except actions.CampaignStateError as exc:

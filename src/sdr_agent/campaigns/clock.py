@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from sdr_agent.services import Services
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -37,10 +39,6 @@ class FakeClock:
         self._now += timedelta(seconds=seconds)
 
 
-CLOCK_KEY = "campaign_clock"
-
-
-def clock_of(extras: dict[str, object]) -> Clock:
-    """The clock a test put in ``services.extras``, else the system clock."""
-    found = extras.get(CLOCK_KEY)
-    return found if isinstance(found, (SystemClock, FakeClock)) else SystemClock()
+def clock_of(services: Services) -> Clock:
+    """The clock a test put in ``services.campaign_clock``, else the system clock."""
+    return services.campaign_clock or SystemClock()

@@ -76,7 +76,7 @@ class Dialer:
     @property
     def clock(self) -> Clock:
         # Resolved on every use: a test may swap in a fake clock after the app started.
-        return self._clock or clock_of(self.services.extras)
+        return self._clock or clock_of(self.services)
 
     async def tick(self) -> TickResult:
         """One pass; safe to run concurrently in several processes."""

@@ -5,30 +5,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from sdr_agent.campaigns.dialer import Dialer
 from sdr_agent.services import Services
 
 log = logging.getLogger(__name__)
 
-DIALER_KEY = "campaign_dialer"
-_TASK_KEY = "campaign_dialer_task"
-_WAKE_KEY = "campaign_wake"
+@dataclass
+class CampaignRuntime:
+    """This process's dialer and, while campaigns are enabled, its loop (``services.campaigns``)."""
+
+    dialer: Dialer
+    wake: asyncio.Event | None = None
+    task: asyncio.Task[None] | None = None
+
+
+def _runtime(services: Services) -> CampaignRuntime:
+    if services.campaigns is None:
+        services.campaigns = CampaignRuntime(dialer=Dialer(services))
+    return services.campaigns
 
 
 def dialer_of(services: Services) -> Dialer:
-    dialer = services.extras.get(DIALER_KEY)
-    if not isinstance(dialer, Dialer):
-        dialer = Dialer(services)
-        services.extras[DIALER_KEY] = dialer
-    return dialer
+    return _runtime(services).dialer
 
 
 def wake(services: Services) -> None:
     """Run a tick now (a campaign was submitted, retried or cancelled) instead of at the next interval."""
-    event = services.extras.get(_WAKE_KEY)
-    if isinstance(event, asyncio.Event):
-        event.set()
+    if services.campaigns is not None and services.campaigns.wake is not None:
+        services.campaigns.wake.set()
 
 
 async def _loop(services: Services, dialer: Dialer, event: asyncio.Event) -> None:
@@ -53,18 +59,18 @@ async def _loop(services: Services, dialer: Dialer, event: asyncio.Event) -> Non
 async def on_startup(services: Services) -> None:
     if not services.settings.campaigns.enabled:
         return
-    dialer = dialer_of(services)
-    event = asyncio.Event()
-    services.extras[_WAKE_KEY] = event
-    services.extras[_TASK_KEY] = asyncio.create_task(_loop(services, dialer, event), name="campaign-dialer")
+    runtime = _runtime(services)
+    runtime.wake = asyncio.Event()
+    runtime.task = asyncio.create_task(_loop(services, runtime.dialer, runtime.wake), name="campaign-dialer")
 
 
 async def on_shutdown(services: Services) -> None:
-    task = services.extras.pop(_TASK_KEY, None)
-    if isinstance(task, asyncio.Task):
+    runtime = services.campaigns
+    if runtime is None:
+        return
+    task, runtime.task = runtime.task, None
+    if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    dialer = services.extras.get(DIALER_KEY)
-    if isinstance(dialer, Dialer):
-        await dialer.drain(timeout=5.0)
+    await runtime.dialer.drain(timeout=5.0)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
-from sdr_agent.campaigns.clock import CLOCK_KEY, FakeClock
+from sdr_agent.campaigns.clock import FakeClock
 from sdr_agent.cli.campaign_view import finished, outcome_table, progress_view
 from sdr_agent.sim.call_record import CallPlan
 from sdr_agent.sim.local_stack import LocalStack, local_stack
@@ -64,7 +64,7 @@ async def run_campaign_demo(timeout: float = 90.0) -> bool:
     console.rule("[bold]sdr-agent demo: an outbound campaign")
     console.print("Starting the server (scripted engines) and the Twilio stand-in on 127.0.0.1…")
     async with local_stack(settings_overrides=FAST_ENGINES) as stack:
-        stack.app.state.services.extras[CLOCK_KEY] = FakeClock(DEMO_NOW)
+        stack.app.state.services.campaign_clock = FakeClock(DEMO_NOW)
         batch_id = await _submit(stack)
         body = await _follow(stack, batch_id, timeout)
         console.print(outcome_table(body))
