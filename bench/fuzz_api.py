@@ -13,18 +13,23 @@ machine slows the run but never changes its verdict).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,6 +70,7 @@ class FuzzResult:
     seconds: float
     output: str
     failures: list[str] = field(default_factory=list)
+    refused_connections: list[str] = field(default_factory=list)  # what the server tried beyond loopback
 
     @property
     def ok(self) -> bool:
@@ -136,6 +142,51 @@ class _Server:
         self.thread.join(10)
 
 
+@contextmanager
+def loopback_only() -> Iterator[list[str]]:
+    """While the fuzzer runs, this process (the server) connects only to loopback and resolves no names:
+    fuzzed knowledge-base URLs and webhook URLs may name any public host, and nothing may leave the machine.
+    Yields the list of refused destinations."""
+    refused: list[str] = []
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else ""
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(str(host)):
+            refused.append(str(host))
+            raise PermissionError(f"fuzz harness: {host} is not loopback")
+        real_connect(sock, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in (None, "localhost") and not _is_numeric(str(host)):
+            refused.append(f"dns:{host}")
+            raise socket.gaierror(socket.EAI_NONAME, "fuzz harness: no DNS")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield refused
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.getaddrinfo = real_getaddrinfo
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return True
+    except ValueError:
+        return False
+
+
 def _free_port() -> int:
     import socket
 
@@ -147,6 +198,16 @@ def _free_port() -> int:
 def run_fuzz(
     *, max_examples: int, max_time: int | None = None, workers: int = 1,
     phases: str = "examples,coverage,fuzzing", seed: int | None = None, extra: list[str] | None = None,
+) -> FuzzResult:
+    with loopback_only() as refused:
+        result = _run_fuzz(max_examples, max_time, workers, phases, seed, extra)
+    result.refused_connections = sorted(set(refused))
+    return result
+
+
+def _run_fuzz(
+    max_examples: int, max_time: int | None, workers: int, phases: str, seed: int | None,
+    extra: list[str] | None,
 ) -> FuzzResult:
     schemathesis = Path(sys.executable).with_name("schemathesis")
     twilio = ThreadingHTTPServer(("127.0.0.1", 0), _TwilioRest)

@@ -123,6 +123,9 @@ async def local_stack(
                 "twilio_from_number": AGENT_NUMBER,
                 "twilio_api_base": twilio.api_base,
                 "log_json": False,
+                # Everything of this stack (webhook receivers, tool servers, pages) lives on loopback, which a
+                # production server refuses to reach (security/urls.py).
+                "security": {"url_allowlist": ["127.0.0.0/8", "localhost"]},
             }
             values.update(settings_overrides or {})
             settings = Settings(**values)
