@@ -62,6 +62,7 @@ _SYNONYM_TEXT = (
     "discount discounts deal deals promotion offer",
     "save saving savings cut reduce lower cost costs",
     "electricity energy power charging kwh",
+    "deliver delivery delivered ship shipping shipped arrive arrives arrival show shows",
     "safe safety risk harmful strength concentration",
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sdr_agent.dialogue.answers import best_sentences, generic_question
@@ -240,15 +240,26 @@ class ReplyComposer:
             )
         return None
 
+    def _mentions_meeting(self, text: str) -> bool:
+        """The caller names the agent's own kind of meeting ("a tasting sounds fun")."""
+        head = self.script.meeting_noun.split()[-1].lower()
+        return head not in ("call", "") and re.search(rf"\b{re.escape(head)}s?\b", text.lower()) is not None
+
     def _meeting(self, turn: CallerTurn, ctx: ComposeContext) -> TurnBrief | None:
         st = self.state
+        if self._mentions_meeting(turn.text):
+            turn = replace(turn, wants_meeting=True)
+        if st.pitched_at == st.turn - 1:
+            ctx.meeting_proposed = True  # the last reply ended with the pitch, whatever its words
         if not ctx.can_book or ctx.booked or st.awaiting_callback:
             return None
         if turn.intent is Intent.QUESTION and not offers_slot(turn):
             return None  # "how about Tuesday at 3?" offers a time; other questions are answered first
         slot = turn.slot
         agreed = ctx.meeting_proposed and turn.polarity == "yes"
-        asked = turn.wants_meeting and turn.intent in (Intent.ACTION, Intent.CONFIRM, Intent.OTHER)
+        asked = turn.wants_meeting and (
+            turn.intent in (Intent.ACTION, Intent.CONFIRM, Intent.OTHER) or offers_slot(turn)
+        )
         invited = ctx.meeting_proposed or st.awaiting_time
         if slot is not None and slot.complete and (agreed or asked or invited):
             st.awaiting_time = False

@@ -105,7 +105,9 @@ GATEKEEPER = _any(
     r"(?:he|she|they|\w+)(?:'s| is|'re| are) (?:at lunch|out (?:today|sick|to lunch|of (?:the )?office)"
     r"|off today"
     r"|on (?:another|the other) (?:call|line))",
-    r"\w+ (?:isn'?t|is not|'s not|aren'?t) (?:here|in|available|around|in today|in the office)",
+    r"\w+(?: isn'?t| is not|'s not| aren'?t| are not) (?:here|in|available|around|in today|in the office)",
+    r"i'?m just (?:a|an|the) \w+",
+    r"i just work here",
     r"(?:he|she|they)(?:'s| is| are|'re)? (?:not|n't) (?:here|in|available|around|in the office"
     r"|at (?:his|her|their) desk)",
     r"(?:he|she|they)(?:'s| is| are|'re) (?:out|away|off|on vacation|on leave|in a meeting|busy"
