@@ -1,7 +1,7 @@
 """Conversation-eval scenarios: invented products (prompt, first message, knowledge base) and scripted caller
 turns, each labelled with the facts the reply must contain, words it must not contain, and the action the
-agent must take. Stored as JSON in ``evals/products`` (one file per product); a product marked ``held_out`` was
-written with the others but never used for tuning.
+agent must take. Stored as JSON in ``evals/products`` (one file per product); a product marked ``held_out``
+was written with the others but never used for tuning.
 """
 
 from __future__ import annotations
