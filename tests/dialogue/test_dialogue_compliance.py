@@ -96,6 +96,9 @@ async def test_wrong_number_and_other_language_end_politely() -> None:
     assert spanish.ends_call and "English" in spanish.text  # the offline voice speaks English only
     bilingual = make_dialogue(FakeLLM([LIAR]), languages=frozenset({"en", "es"}))
     assert "inglés" in (await say(bilingual, "Hola, ¿quién habla?")).text
+    config = agent_config()
+    config["language_presets"] = {"es": {"overrides": {}}}  # the agent's voice is set up for Spanish too
+    assert "inglés" in (await say(make_dialogue(FakeLLM([LIAR]), config=config), "Hola, ¿quién habla?")).text
 
 
 async def test_voicemail_is_detected_by_default_on_outbound_calls_only() -> None:

@@ -69,6 +69,7 @@ class DialogueSetup:
     detect_voicemail: bool = False
     disclose_ai_first: bool = False
     max_duration_s: float | None = None
+    languages: frozenset[str] = frozenset()  # the agent's own language(s), which its voice is set up to speak
 
 
 class AgentDialogue:
@@ -91,7 +92,11 @@ class AgentDialogue:
             setup.persona, setup.script, self._said, setup.deps.embedder, opening=self.opening_line()
         )
         self._rules = CallRules(
-            setup.persona, self._said, setup.deps.languages, setup.voicemail_message, setup.max_duration_s
+            setup.persona,
+            self._said,
+            setup.deps.languages | setup.languages,
+            setup.voicemail_message,
+            setup.max_duration_s,
         )
         self._started = setup.deps.clock()
         self.opt_out: OptOut | None = None

@@ -31,6 +31,16 @@ def knowledge_document_ids(agent_config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
+def _agent_languages(config: Mapping[str, Any]) -> frozenset[str]:
+    """``agent.language`` ("es") and the keys of ``language_presets`` (ElevenLabs): the agent speaks these."""
+    agent = config.get("agent") or {}
+    codes = [agent.get("language") if isinstance(agent, Mapping) else None]
+    presets = config.get("language_presets")
+    if isinstance(presets, Mapping):
+        codes += list(presets)
+    return frozenset(str(c).split("-")[0].lower() for c in codes if isinstance(c, str) and c.strip())
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -91,5 +101,6 @@ def build_dialogue(
         disclose_ai_first=bool(profile.get("disclose_ai_in_first_message")),
         # A little before the platform's hard limit, so the caller hears a goodbye rather than a cut-off.
         max_duration_s=max(30.0, max_duration - 15.0) if max_duration and max_duration > 0 else None,
+        languages=_agent_languages(config),
     )
     return AgentDialogue(setup)
