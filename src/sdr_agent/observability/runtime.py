@@ -6,19 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sdr_agent.engines.factory import EngineSet
 from sdr_agent.observability.metrics import AppMetrics, register, unregister
 from sdr_agent.services import Services
 
 
-def _voice(services: Services) -> Any:
-    return services.voice
-
-
-def _engine_objects(engine_set: Any) -> Iterable[Any]:
+def _engine_objects(engine_set: EngineSet | None) -> Iterable[Any]:
     if engine_set is None:
         return []
-    sets = [engine_set, *getattr(engine_set, "variants", {}).values()]
-    return [getattr(s, kind, None) for s in sets for kind in ("stt", "tts", "llm")]
+    sets = [engine_set, *engine_set.variants.values()]
+    return [engine for s in sets for engine in (s.stt, s.tts, s.llm)]
 
 
 def app_metrics(services: Services) -> AppMetrics:
@@ -27,11 +24,10 @@ def app_metrics(services: Services) -> AppMetrics:
         return services.metrics
 
     def live_calls() -> Mapping[str, Any]:
-        calls = getattr(_voice(services), "calls", None)
-        return calls if isinstance(calls, Mapping) else {}
+        return services.voice.calls if services.voice is not None else {}
 
     def live_engines() -> Iterable[Any]:
-        return _engine_objects(getattr(_voice(services), "engines", None))
+        return _engine_objects(services.voice.engines if services.voice is not None else None)
 
     metrics = AppMetrics(live_calls, live_engines, instance_id=services.instance_id)
     services.metrics = metrics
