@@ -121,3 +121,16 @@ async def test_a_fresh_server_without_a_key_generates_a_private_key_file(setting
     token, _ = await _stored(settings.database_url)
     assert SecretBox.from_setting(key_file.read_text().strip()).open(token) == NUMBER_TOKEN
     await _start(settings.model_copy(update={"secret_key": None}))  # the same file opens them next time
+
+
+async def test_a_tools_credentials_are_sealed_at_rest(client: httpx.AsyncClient, settings: Settings) -> None:
+    bearer = "Bearer tool-credential-5f3a9c"
+    tool = {"type": "webhook", "name": "crm_lookup", "description": "Look a lead up in the CRM.",
+            "api_schema": {"url": "https://crm.example.com/leads", "method": "GET",
+                           "request_headers": {"Authorization": bearer}}}
+    created = await client.post("/v1/convai/tools", json={"tool_config": tool})
+    assert created.status_code == 200, created.text
+    [(stored,)] = await _raw(settings.database_url, "SELECT tool_config FROM workspace_tools")
+    assert str(stored).startswith("fernet:") and bearer not in str(stored)
+    shown = (await client.get(f"/v1/convai/tools/{created.json()['id']}")).json()
+    assert shown["tool_config"]["name"] == "crm_lookup"  # read back through the key

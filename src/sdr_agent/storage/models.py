@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from sdr_agent.storage.secrets import EncryptedString
+from sdr_agent.storage.secrets import EncryptedJSON, EncryptedString
 
 
 def utcnow() -> datetime:
@@ -372,7 +372,8 @@ class WorkspaceToolRow(Base):
     tool_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), default="", index=True)
     tool_type: Mapped[str] = mapped_column(String(16), default="webhook")
-    tool_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Sealed at rest (storage.secrets): a webhook tool's config carries its credentials (request headers).
+    tool_config: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     response_mocks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

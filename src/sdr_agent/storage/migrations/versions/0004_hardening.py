@@ -69,11 +69,22 @@ def upgrade() -> None:
         batch_op.alter_column('twilio_token', type_=sa.Text(), existing_type=sa.String(length=255))
     with op.batch_alter_table('webhook_configs', schema=None) as batch_op:
         batch_op.alter_column('secret', type_=sa.Text(), existing_type=sa.String(length=255))
+    # A workspace tool's config holds its credentials (headers): stored sealed, so as text, not JSON.
+    with op.batch_alter_table('workspace_tools', schema=None) as batch_op:
+        batch_op.alter_column(
+            'tool_config', type_=sa.Text(), existing_type=sa.JSON(), postgresql_using='tool_config::text'
+        )
     # ---- 17B: end ----
 
 
 def downgrade() -> None:
     # ---- 17B: begin ----
+    # Secrets stay sealed: versions before 0004 cannot read them (and a sealed tool config is not JSON, so
+    # PostgreSQL refuses the cast). Downgrading below 0004 is for empty or test databases only.
+    with op.batch_alter_table('workspace_tools', schema=None) as batch_op:
+        batch_op.alter_column(
+            'tool_config', type_=sa.JSON(), existing_type=sa.Text(), postgresql_using='tool_config::json'
+        )
     with op.batch_alter_table('webhook_configs', schema=None) as batch_op:
         batch_op.alter_column('secret', type_=sa.String(length=255), existing_type=sa.Text())
     with op.batch_alter_table('phone_numbers', schema=None) as batch_op:
