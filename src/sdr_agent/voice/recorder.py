@@ -9,6 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 _RATE = 8000
+# No recorded part is longer than this (they are single frames), so older parts cannot reach a checkpoint.
+_SCAN_BACK = 30 * _RATE
 
 
 class CallRecorder:
@@ -73,7 +75,11 @@ class CallRecorder:
             return b""
         stereo = np.zeros((end - start) * 2, dtype=np.int16)
         for channel, parts in ((0, self._caller), (1, self._agent)):
-            for first, pcm in parts:
+            # Parts are appended in time order (20 ms frames): walk back from the newest and stop well before
+            # ``start``, so a checkpoint costs the new audio only, not the whole call so far (event loop).
+            for first, pcm in reversed(parts):
+                if first + _SCAN_BACK < start:
+                    break
                 lo, hi = max(first, start), min(first + len(pcm), end)
                 if hi > lo:
                     stereo[(lo - start) * 2 + channel:(hi - start) * 2:2] = pcm[lo - first:hi - first]
