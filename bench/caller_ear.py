@@ -3,7 +3,8 @@
 
 - reply latency: the caller's last voiced frame → the first voiced agent frame heard;
 - gap inside a reply: a silence > 250 ms between two voiced agent frames of one reply (a reply is what the
-  agent says between the end of one caller turn and the start of the next);
+  agent says between the end of one caller turn and the start of the next, up to a silence of 5 s, after
+  which a re-prompt is a new turn);
 - reply lost to a gap: the polite caller (who speaks after ~0.7 s of agent silence) started the next turn
   while the agent still had more of its reply to say — agent audio heard in the first second of that turn;
 - cut-off: on an utterance with a mid-sentence pause, agent audio heard after the first part ended and
@@ -20,6 +21,9 @@ from sdr_agent.sim.call_record import FRAME_MS, HeardFrame, audible
 
 GAP_MS = 250.0
 LOST_WINDOW_MS = 1000.0
+# A silence this long ends the reply: what follows is a new agent turn (the re-prompt after the caller's turn
+# timeout), not part of the answer.
+NEW_TURN_MS = 5000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,10 @@ def judge_turns(
         lost_until = start + min(LOST_WINDOW_MS, plan.first_part_ms or LOST_WINDOW_MS)
         judgement.lost_before = index > 0 and any(start <= t < lost_until for t in voiced)
         reply = [t for t in voiced if end <= t < next_start]
+        for i in range(1, len(reply)):
+            if reply[i] - reply[i - 1] >= NEW_TURN_MS:
+                reply = reply[:i]
+                break
         if reply:
             judgement.latency_ms = reply[0] - end
             silences = [b - a - FRAME_MS for a, b in itertools.pairwise(reply)]

@@ -53,3 +53,9 @@ def test_phone_line_band_limits_and_adds_noise() -> None:
     noisy = phone_line(voice, 20.0, np.random.default_rng(1))
     assert noisy.dtype == np.int16 and len(noisy) == len(voice)
     assert not np.array_equal(noisy, phone_line(voice, None, np.random.default_rng(1)))
+
+
+def test_a_reprompt_after_the_turn_timeout_is_not_a_gap_inside_the_reply() -> None:
+    heard = frames([(1200, 2000), (9000, 9800)], 10000)
+    judged = judge_turns(heard, [(0.0, 1000.0)], [TurnPlan("last", True)], 10000.0)
+    assert judged[0].gaps_ms == []

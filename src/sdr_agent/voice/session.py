@@ -335,7 +335,8 @@ class CallSession:
         try:
             await self.transport.close(1000, "call ended by agent")
         except Exception:
-            log.warning("closing the media stream failed", exc_info=True)
+            # Usually the caller hung up first: worth a line, not a traceback.
+            log.warning("closing the media stream failed (the other side may be gone already)")
 
     async def end_for_shutdown(self, line: str, wait_s: float) -> None:
         """The server is stopping (voice.lifecycle): let the reply in progress finish for up to ``wait_s``,

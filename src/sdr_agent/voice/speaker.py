@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 _Item = str | bytes | None  # a sentence, raw μ-law (DTMF tones), or the end marker
 
 
-HOLDING_PAUSE_S = 0.35  # a natural breath between a filler and the next one while the answer is still coming
+# A breath between a filler and the next one while the answer is still coming; short, because a silence
+# over ~0.25 s inside a reply already sounds like the end of the agent's turn.
+HOLDING_PAUSE_S = 0.12
 # (id of the TTS engine, voice, text) → μ-law: engines live as long as the process, so the ids are stable.
 _FILLER_AUDIO: dict[tuple[int, str | None, str], bytes] = {}
 
@@ -89,7 +91,7 @@ class TurnSpeaker:
                 return
             queue.put_nowait(_Filler(text))
             while self._player.playout_end > self._clock() or not queue.empty():
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
             await asyncio.sleep(HOLDING_PAUSE_S)
 
     async def speak(self, turn: AgentTurn, events: AsyncIterator[DialogueEvent]) -> None:
