@@ -140,3 +140,22 @@ async def test_options_answers_405_with_allow(client: httpx.AsyncClient) -> None
         assert r.status_code == 405, r.text
         allowed = {m.strip() for m in r.headers["allow"].split(",")}
         assert expected <= allowed, allowed
+
+
+async def test_simulate_conversation_with_a_criterion_without_id_is_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found by the longer schemathesis run: extra criteria were analysed without the agent's cleaning."""
+    agent_id = (await client.post("/v1/convai/agents", json={"name": "Sim", "first_message": "Hi."})).json()[
+        "agent_id"
+    ]
+    body = {
+        "simulation_specification": {"caller_lines": ["What does it cost?"]},
+        "extra_evaluation_criteria": [
+            {"name": "no id"}, {"id": "asked_price", "conversation_goal_prompt": "x"},
+        ],
+        "new_turns_limit": 3,
+    }
+    r = await client.post(f"/v1/convai/agents/{agent_id}/simulate-conversation", json=body)
+    assert r.status_code == 200, r.text
+    assert set(r.json()["analysis"]["evaluation_criteria_results"]) == {"asked_price"}

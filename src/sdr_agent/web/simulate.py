@@ -165,11 +165,14 @@ async def simulate_conversation(
             ended = True
             break
     transcript = records + new
+    # Extra criteria from the request are cleaned like the agent's own (a criterion without an id is dropped).
+    extra = {"evaluation": {"criteria": list(body.extra_evaluation_criteria or [])}}
     criteria, data_collection = analysis_spec(agent.platform_settings)
+    criteria = criteria + analysis_spec(extra)[0]
     started = time.monotonic()
     analysis = await analyze(services, AnalysisInput(
         turns=transcript, dialogue_state=dict(chat.dialogue.state_snapshot()),
-        criteria=criteria + list(body.extra_evaluation_criteria or []), data_collection=data_collection,
+        criteria=criteria, data_collection=data_collection,
         ended_ok=True, termination_reason="agent ended the call" if ended else "simulated user finished",
         duration_secs=chat.elapsed(), direction="web",
     ))
