@@ -167,7 +167,7 @@ class CampaignSettings(BaseModel):
     claim_batch_size: int = 20
     # An attempt whose call has no sid this long after it was recorded: the process died while dialing.
     dial_lease_s: float = 60.0
-    # An active attempt is checked against Twilio's REST API when nothing moved for this long (lost callbacks).
+    # An active attempt is checked against Twilio's REST API when nothing moved this long (lost callbacks).
     reconcile_after_s: float = 30.0
     # Campaign defaults; a campaign may override them (the window is clamped to 08:00-21:00 local).
     window_start: str = "09:00"
