@@ -118,6 +118,9 @@ def conversations(
     console = Console()
     report = asyncio.run(run_eval(scenario or None, data))
     console.print(_table(report))
+    timing = report["summary"]["first_text_ms"]
+    console.print(f"first words ready p50 {timing['p50']} ms, p95 {timing['p95']} ms "
+                  f"(load average {report['loadavg'][0]:.1f}; a timing to read, not a target)")
     if show_failures:
         for item in report["failures"]:
             console.print(

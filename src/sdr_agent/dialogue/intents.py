@@ -247,6 +247,9 @@ _EXEMPLARS: dict[Intent, tuple[str, ...]] = {
 }
 
 
+_EXEMPLAR_VECTORS: dict[int, tuple[Embedder, Vector]] = {}
+
+
 class IntentClassifier:
     """Rules first; when they shrug (OTHER) and an embedder is available, the nearest exemplar may decide."""
 
@@ -262,7 +265,11 @@ class IntentClassifier:
             for intent, examples in _EXEMPLARS.items():
                 texts.extend(examples)
                 self._labels.extend([intent] * len(examples))
-            self._matrix = embedder.embed(texts)
+            # Embedded once per embedder and process, not once per call.
+            cached = _EXEMPLAR_VECTORS.get(id(embedder))
+            if cached is None or cached[0] is not embedder:
+                cached = _EXEMPLAR_VECTORS[id(embedder)] = (embedder, embedder.embed(texts))
+            self._matrix = cached[1]
         return self._matrix
 
     def classify(self, text: str) -> IntentResult:

@@ -99,6 +99,14 @@ def example_index(embedder: Embedder | None) -> ExampleIndex | None:
     return index
 
 
+def warm_up(embedder: Embedder) -> None:
+    """Embed the labelled examples (caller signals and intents) now, not on a call's first ambiguous turn."""
+    from sdr_agent.dialogue.intents import IntentClassifier
+
+    example_index(embedder)
+    IntentClassifier(embedder).classify("mm hmm well then")  # an OTHER turn: builds the intent examples
+
+
 def find_objection(norm: str) -> Objection | None:
     for kind, pattern in OBJECTIONS:
         if pattern.search(norm):

@@ -88,6 +88,17 @@ def failures(results: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
     return out
 
 
+def first_text_ms(results: Sequence[ScenarioResult]) -> dict[str, float | None]:
+    """How long the dialogue took to have its first words ready (a timing, for reading, never asserted)."""
+    times = sorted(t.first_text_ms for r in results for t in r.turns if t.first_text_ms is not None)
+    if not times:
+        return {"p50": None, "p95": None}
+    return {
+        "p50": round(times[len(times) // 2], 1),
+        "p95": round(times[min(len(times) - 1, int(len(times) * 0.95))], 1),
+    }
+
+
 def summary(results: Sequence[ScenarioResult]) -> dict[str, Any]:
     products = sorted({r.product for r in results})
     tuned = [r for r in results if not r.held_out]
@@ -99,4 +110,5 @@ def summary(results: Sequence[ScenarioResult]) -> dict[str, Any]:
         "by_product": {p: asdict(totals([r for r in results if r.product == p])) for p in products},
         "products": products,
         "held_out": sorted({r.product for r in held}),
+        "first_text_ms": first_text_ms(results),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class TurnResult:
     missing_facts: list[str]
     forbidden: list[str]
     invented: list[str]
+    first_text_ms: float | None = (
+        None  # caller turn in → first text to speak out (dialogue + LLM + retrieval)
+    )
 
 
 @dataclass(slots=True)
@@ -169,7 +173,13 @@ async def run_scenario(
         if ended:
             result.turns.append(score_turn(turn, "", "none", sources))
             continue
-        events = [event async for event in dialogue.respond(turn.caller)]
+        started = time.perf_counter()
+        first_text_ms: float | None = None
+        events = []
+        async for event in dialogue.respond(turn.caller):
+            if first_text_ms is None and isinstance(event, SpeakText):
+                first_text_ms = (time.perf_counter() - started) * 1000
+            events.append(event)
         reply = " ".join(e.text.strip() for e in events if isinstance(e, SpeakText) and e.text.strip())
         sources += "\n" + "\n".join(
             str(e.tool_result.get("result_value", ""))
@@ -180,7 +190,9 @@ async def run_scenario(
         ended = any(isinstance(e, (EndCall, TransferCall)) for e in events)
         dialogue.record_agent_turn(reply, False)
         said += sentences(reply)
-        result.turns.append(score_turn(turn, reply, action, sources))
+        scored = score_turn(turn, reply, action, sources)
+        scored.first_text_ms = first_text_ms
+        result.turns.append(scored)
     exempt = {normalize_sentence(s) for s in sentences(opening) + sentences(dialogue.goodbye_line())}
     counts = Counter(normalize_sentence(s) for s in said)
     result.repeated = [s for s, n in counts.items() if n > 1 and s and s not in exempt]

@@ -45,12 +45,12 @@ async def on_startup(services: Services) -> None:
     try:
         # Load the embedding model now, not on the first question of the first call.
         await knowledge_store(services).warm_up()
-        from sdr_agent.dialogue.signals import example_index
+        from sdr_agent.dialogue.signals import warm_up
 
         # The caller-phrase examples the dialogue routes by, embedded once in the background (start-up
         # does not wait; a call that needs them first builds them itself).
         embedder = knowledge_store(services).embedder
-        task = asyncio.create_task(asyncio.to_thread(example_index, embedder))
+        task = asyncio.create_task(asyncio.to_thread(warm_up, embedder))
         _background.add(task)
         task.add_done_callback(_background.discard)
     except Exception:
