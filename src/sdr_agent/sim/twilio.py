@@ -51,10 +51,10 @@ from sdr_agent.sim.caller_script import CallerScript, CallerStep
 from sdr_agent.sim.loopback_server import LoopbackServer
 from sdr_agent.sim.stream_probe import ProbeResult, probe_stream
 from sdr_agent.sim.twilio_calls import CallRunner, twilio_error
+from sdr_agent.sim.twilio_calls_api import calls_page, read_create_form
 from sdr_agent.sim.twilio_media import new_stream_sid
 from sdr_agent.sim.twilio_mix import OutcomeMix
 from sdr_agent.sim.twiml_reader import TwimlError, read_twiml
-from sdr_agent.telephony.outbound import is_e164
 
 log = logging.getLogger(__name__)
 
@@ -335,42 +335,25 @@ class TwilioStandIn:
         if self._faults:
             fault = self._faults.pop(0)
             return twilio_error(fault.status, fault.code, fault.message)
-        first = {key: values[0] for key, values in form.items()}
-        to, from_ = first.get("To", ""), first.get("From", "")
-        if not is_e164(to):
-            return twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
-        if not is_e164(from_):
-            return twilio_error(400, 21212, f"The 'From' number {from_} is not a valid phone number.")
-        if not first.get("Url") and not first.get("Twiml"):
-            return twilio_error(400, 21205, "Url parameter is required.")
-        if first.get("Twiml"):
-            try:
-                read_twiml(first["Twiml"])
-            except TwimlError as exc:
-                return twilio_error(400, 12100, str(exc))
-        events = [event for value in form.get("StatusCallbackEvent", []) for event in value.split()]
-        timeout = first.get("Timeout")
-        if timeout is not None and (not timeout.isdigit() or not 1 <= int(timeout) <= 600):
-            return twilio_error(400, 21216, f"Timeout {timeout!r} must be 1-600 seconds.")
-        machine_detection = first.get("MachineDetection")
-        if machine_detection is not None and machine_detection not in ("Enable", "DetectMessageEnd"):
-            return twilio_error(400, 21216, f"MachineDetection {machine_detection!r} is not supported.")
-        async_amd = (first.get("AsyncAmd") or "").lower() == "true"
+        checked = read_create_form(form)
+        if isinstance(checked, Response):
+            return checked
+        to = checked.to
         call = SimulatedCall(
             sid=_call_sid(),
             account_sid=account_sid,
             direction="outbound-api",
-            from_=from_,
+            from_=checked.from_,
             to=to,
-            url=first.get("Url") or None,
-            status_callback=first.get("StatusCallback") or None,
-            callback_events=events or list(DEFAULT_OUTBOUND_EVENTS),
+            url=checked.url,
+            status_callback=checked.status_callback,
+            callback_events=checked.events or list(DEFAULT_OUTBOUND_EVENTS),
             plan=self._plan_for(to),
             created_monotonic=asyncio.get_running_loop().time(),
-            inline_twiml=None if first.get("Url") else first.get("Twiml"),
-            timeout_s=int(timeout) if timeout is not None else None,
-            machine_detection=machine_detection,
-            async_amd_callback=(first.get("AsyncAmdStatusCallback") or None) if async_amd else None,
+            inline_twiml=checked.twiml,
+            timeout_s=checked.timeout_s,
+            machine_detection=checked.machine_detection,
+            async_amd_callback=checked.amd_callback,
         )
         self._dials[to] += 1
         self._start_call(call)
@@ -383,34 +366,15 @@ class TwilioStandIn:
         return call
 
     async def _list_calls(self, request: Request) -> Response:
-        """Calls.json list: ``To``, ``From`` and ``StartTime>`` (a UTC date, as Twilio filters) narrow it."""
         denied = self._authenticate(request)
         if denied is not None:
             return denied
-        query = request.query_params
-        since = (query.get("StartTime>") or "")[:10]
-        calls = [
-            call
-            for call in self.calls.values()
-            if call.account_sid == request.path_params["account_sid"]
-            and query.get("To", call.to) == call.to
-            and query.get("From", call.from_) == call.from_
-            and (not since or call.created_at.strftime("%Y-%m-%d") >= since)
-        ]
-        calls.sort(key=lambda c: c.created_at, reverse=True)
-        uri = request.url.path
-        return JSONResponse(
-            {
-                "calls": [self._runner.resource(call) for call in calls],
-                "first_page_uri": uri,
-                "next_page_uri": None,
-                "previous_page_uri": None,
-                "page": 0,
-                "page_size": len(calls),
-                "start": 0,
-                "end": max(0, len(calls) - 1),
-                "uri": uri,
-            }
+        return calls_page(
+            self.calls.values(),
+            request.path_params["account_sid"],
+            request.query_params,
+            request.url.path,
+            self._runner.resource,
         )
 
     async def _fetch_call(self, request: Request) -> Response:
