@@ -88,3 +88,18 @@ def test_bad_scenario_files_are_rejected(tmp_path: Path) -> None:
             },
             "x.json",
         )
+
+
+def test_the_cli_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sdr_agent.cli import app
+
+    output = tmp_path / "conversations.json"
+    result = CliRunner().invoke(
+        app, ["eval", "conversations", "--scenario", "voltway-wrong", "--output", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "relevant" in result.output and '"bench": "conversations"' in result.output
+    report = json.loads(output.read_text())
+    assert report["summary"]["all"]["scenarios"] == 1 and report["llm"] == "grounded"
