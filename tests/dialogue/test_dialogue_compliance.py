@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from dialogue_support import NOW, agent_config, make_dialogue, say
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sdr_agent.dialogue.compliance import ComplianceMove, detect_opt_out
 from sdr_agent.engines.fakes import FakeLLM
@@ -126,3 +128,37 @@ async def test_the_call_wraps_up_at_the_maximum_length() -> None:
     dialogue._started = NOW
     turn = await say(dialogue, "Tell me more about your pricing.")
     assert turn.ends_call and "let you go" in turn.text
+
+
+_WORDS_TEXT = (
+    "yes no hi bye price cost robot AI remove call back later tuesday 3pm email dana at acme dot com scam "
+    "hola qué meeting book demo how much 50 employees $ % ? ! who is this receptionist not interested send "
+    "info already use"
+)
+CALLER_WORDS = st.sampled_from(_WORDS_TEXT.split(" "))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    turns=st.lists(
+        st.lists(st.one_of(CALLER_WORDS, st.text(max_size=10)), max_size=12).map(" ".join),
+        min_size=1,
+        max_size=6,
+    ),
+    profile=st.sampled_from(
+        [None, 5, "x", {"disclose_ai_in_first_message": True, "voicemail_detection": "yes"}]
+    ),
+    playbook=st.sampled_from([None, [], {"objections": {"price": 7, "nope": "x", "competitor": ["a", 3]}}]),
+)
+async def test_any_caller_words_and_odd_settings_get_a_clean_answer(
+    turns: list[str], profile: Any, playbook: Any
+) -> None:
+    config = agent_config()
+    config["agent"]["sdr_profile"] = profile
+    config["agent"]["sdr_playbook"] = playbook
+    dialogue = make_dialogue(GroundedResponder(), config=config, outbound=True)
+    for text in turns:
+        turn = await say(dialogue, text)
+        assert "{{" not in turn.text and '{"' not in turn.text
+        if turn.ends_call:
+            break
