@@ -162,3 +162,14 @@ async def test_any_caller_words_and_odd_settings_get_a_clean_answer(
         assert "{{" not in turn.text and '{"' not in turn.text
         if turn.ends_call:
             break
+
+
+async def test_a_model_that_calls_voicemail_detection_leaves_the_agents_message() -> None:
+    from sdr_agent.engines.base import ToolCall
+    from sdr_agent.engines.fakes import FakeReply
+
+    config = agent_config(built_in_tools={"voicemail_detection": {"params": {}}})
+    llm = FakeLLM([FakeReply(tool_calls=(ToolCall("v1", "voicemail_detection", {"reason": "machine"}),))])
+    dialogue = make_dialogue(llm, config=config)
+    turn = await say(dialogue, "Uh, hold on, let me see.")
+    assert turn.ends_call and "this is Alex from Acme" in turn.text

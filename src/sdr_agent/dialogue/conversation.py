@@ -112,6 +112,7 @@ class AgentDialogue:
                 http=setup.deps.http,
                 book_meeting=setup.deps.book_meeting,
                 playbook=setup.playbook,
+                voicemail_message=setup.voicemail_message,
                 client_tools=setup.deps.client_tools,
             ),
         )

@@ -69,6 +69,7 @@ class ToolRunContext:
     book_meeting: MeetingBooker | None
     playbook: Playbook
     on_meeting: Callable[[MeetingRequest, dict[str, Any]], None] = lambda request, result: None
+    voicemail_message: str = ""  # the agent's message (variables filled) when the tool has none of its own
     client_tools: ClientToolRunner | None = None
 
 
@@ -121,7 +122,8 @@ def _system(validated: ValidatedCall, ctx: ToolRunContext) -> tuple[ToolExecutio
         return ToolExecution(f"played {digits}", False, ""), [SendDigits(digits)]
     if kind == "voicemail_detection":
         message = str((validated.tool.config.get("params") or {}).get("voicemail_message") or "")
-        spoken = substitute(message, ctx.values())
+        # A model that calls the tool itself leaves the agent's message too, never silence.
+        spoken = substitute(message, ctx.values()) if message else ctx.voicemail_message
         return ToolExecution("voicemail detected", False, spoken), [EndCall("voicemail detected")]
     return ToolExecution("skipped turn", False, ""), []
 
