@@ -46,7 +46,7 @@ _STOPWORD_TEXT = (
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SYNONYM_TEXT = (
     "cost price pricing expensive cheap fee fees charge pay plan plans subscription budget dollar afford "
-    "rate",
+    "rate worth",
     "integrate integration connect sync compatible plug crm salesforce hubspot api",
     "secure security compliance compliant gdpr soc encrypt encryption privacy data protect hipaa",
     "trial free try pilot test",
@@ -105,6 +105,30 @@ def generic_question(text: str) -> bool:
     if any(word[:1].isupper() and word.lower().strip("?,.!") not in _STOPWORDS for word in words[1:]):
         return False  # a name ("Salesforce") is a subject of its own
     return all(any(term in group for group in _SYNONYMS) for term in content_terms(text))
+
+
+_BOUND = re.compile(
+    r"\b(under|less than|fewer than|up to|below|over|more than|above|at least)\s+(\d+(?:,\d{3})*)\s+([a-z]+)"
+)
+
+
+def _same_unit(a: str, b: str) -> bool:
+    return a == b or any(a in group and b in group for group in _SYNONYMS)
+
+
+def _within_bound(asked: set[tuple[str, str]], sentence: str) -> bool:
+    """ "12 people" falls under "companies under 25 users": the number is inside the sentence's bound."""
+    for match in _BOUND.finditer(sentence.lower()):
+        word, limit, unit = match.group(1), float(match.group(2).replace(",", "")), stem(match.group(3))
+        below = word in ("under", "less than", "fewer than", "up to", "below")
+        for number, asked_unit in asked:
+            try:
+                value = float(number)
+            except ValueError:
+                continue
+            if _same_unit(asked_unit, unit) and (value <= limit if below else value >= limit):
+                return True
+    return False
 
 
 def _expansions(term: str) -> frozenset[str]:
@@ -240,7 +264,9 @@ def best_sentences(
                 score += idf(term)
             elif expansions[term] & found:
                 score += 0.6 * max(idf(t) for t in expansions[term] & found)
-        if asked_quantities and asked_quantities & quantities(sentence):
+        if asked_quantities and (
+            asked_quantities & quantities(sentence) or _within_bound(asked_quantities, sentence)
+        ):
             score += 1.0
         if similarity >= 0.3:
             score += SEMANTIC_WEIGHT * (similarity - 0.3)

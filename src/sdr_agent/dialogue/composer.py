@@ -86,6 +86,7 @@ class ReplyComposer:
         self.said = said
         self.embedder = embedder
         self.state = ComposerState()
+        self.caller_said: list[str] = []
 
     # ------------------------------------------------------------ helpers
     def _fresh(self, options: Sequence[str]) -> str:
@@ -110,9 +111,17 @@ class ReplyComposer:
         prefix = self._fresh([p + mid_sentence(ranked[0], ctx.passages) for p in AS_MENTIONED])
         return [prefix] if prefix else []
 
+    def _already_answered(self, question: str) -> bool:
+        """ "How many ...?" is answered once the caller has said a number ("we're only 12 people")."""
+        return "how many" in question.lower() and any(re.search(r"\d", said) for said in self.caller_said)
+
     def next_step(self, ctx: ComposeContext) -> str:
         st = self.state
-        remaining = [q for q in self.script.questions if q not in st.asked and not self.said.said(q)]
+        remaining = [
+            q
+            for q in self.script.questions
+            if q not in st.asked and not self.said.said(q) and not self._already_answered(q)
+        ]
         if remaining and (ctx.discovery or len(st.asked) < 2) and not ctx.booked:
             st.asked.append(remaining[0])
             return remaining[0]
@@ -149,6 +158,7 @@ class ReplyComposer:
     # ------------------------------------------------------------ the turn
     def compose(self, turn: CallerTurn, signals: TurnSignals, ctx: ComposeContext) -> TurnBrief:
         self.state.turn += 1
+        self.caller_said.append(turn.text)
         for make in (self._pending_answer, self._meeting):
             brief = make(turn, ctx)
             if brief is not None:
