@@ -183,7 +183,9 @@ class TwilioStandIn:
         return Counter(self._dials)
 
     def live_calls(self) -> int:
-        return sum(1 for call in self.calls.values() if not call.ended.is_set())
+        """Calls holding a line: not yet hung up (final status decided) and, if answered, with their media
+        stream still open. What happens after that (the last callbacks) is teardown the server already saw."""
+        return sum(1 for call in self.calls.values() if call.ended_ms is None and not call.stream_closed)
 
     def fail_next_create(
         self, status: int = 500, code: int | None = 20500, message: str = "Internal error"
