@@ -195,14 +195,18 @@ class Dialer:
         except Exception:
             log.exception("campaign dial failed unexpectedly")
             return
-        async with self.services.db.session() as session:
-            await session.execute(
-                update(BatchAttemptRow)
-                .where(BatchAttemptRow.attempt_id == dial.attempt_id, BatchAttemptRow.call_sid.is_(None))
-                .values(call_sid=placed.call_sid)
-                .execution_options(synchronize_session=False)
-            )
-            await progress_status(session, dial.recipient_id, dial.attempt_no, RecipientStatus.INITIATED)
+        try:
+            async with self.services.db.session() as session:
+                await session.execute(
+                    update(BatchAttemptRow)
+                    .where(BatchAttemptRow.attempt_id == dial.attempt_id, BatchAttemptRow.call_sid.is_(None))
+                    .values(call_sid=placed.call_sid)
+                    .execution_options(synchronize_session=False)
+                )
+                await progress_status(session, dial.recipient_id, dial.attempt_no, RecipientStatus.INITIATED)
+        except Exception as exc:
+            # Only bookkeeping: the conversation holds the sid and reconcile copies it onto the attempt.
+            log.warning("could not note call %s on its attempt yet: %s", placed.call_sid, type(exc).__name__)
 
     # ------------------------------------------------------------------ outcomes
 
