@@ -29,7 +29,7 @@ from sdr_agent.campaigns.reconcile import Unconfirmed, ask_twilio, progress_stat
 from sdr_agent.campaigns.submit import default_retry
 from sdr_agent.campaigns.window import CallingWindow, zones_for
 from sdr_agent.services import Services
-from sdr_agent.storage.models import BatchAttemptRow, BatchCallRow, BatchRecipientRow
+from sdr_agent.storage.models import BatchAttemptRow, BatchCallRow, BatchRecipientRow, ConversationRow
 from sdr_agent.storage.repos import campaigns as campaigns_repo
 from sdr_agent.storage.repos import suppression as suppression_repo
 from sdr_agent.storage.repos.ids import new_id
@@ -96,6 +96,8 @@ class Dialer:
 
     async def dispatch(self) -> int:
         now, real_now = self.clock.now(), datetime.now(UTC)
+        if not await self._anything_due(now):
+            return 0
         async with self.services.db.session() as session:
             await campaigns_repo.begin_write(session)
             if session.get_bind().dialect.name == "postgresql":
@@ -133,6 +135,12 @@ class Dialer:
             self._calls.add(task)
             task.add_done_callback(self._calls.discard)
         return len(dials)
+
+    async def _anything_due(self, now: datetime) -> bool:
+        """A read without locks: most ticks find nothing to dial and must not queue behind writers (or make
+        them queue behind a write lock taken for nothing)."""
+        async with self.services.db.session() as session:
+            return bool(await campaigns_repo.claim_due(session, now, 1, lock=False))
 
     def _inside_window(self, recipient: BatchRecipientRow, batch: BatchCallRow, now: datetime) -> bool:
         window = CallingWindow.from_json(batch.calling_window or {})
@@ -218,6 +226,10 @@ class Dialer:
         unconfirmed: list[Unconfirmed] = []
         finished = 0
         async with self.services.db.session() as session:
+            peek = await campaigns_repo.active_attempts(session)
+        if not any(_wants_write(r, a, c, stale_before, dial_lease) for r, a, c in peek):
+            return 0
+        async with self.services.db.session() as session:
             await campaigns_repo.begin_write(session)
             rows = await campaigns_repo.active_attempts(session)
             batches: dict[str, BatchCallRow | None] = {}
@@ -278,10 +290,13 @@ class Dialer:
 
     async def update_batches(self) -> None:
         async with self.services.db.session() as session:
+            progress = await campaigns_repo.open_batches_progress(session)
+        changes = [p for p in progress if (p[2] and p[4] == 0) or (p[3] and p[1] == "pending")]
+        if not changes:
+            return
+        async with self.services.db.session() as session:
             await campaigns_repo.begin_write(session)
-            for batch_id, status, total, dialed, still_open in await campaigns_repo.open_batches_progress(
-                session
-            ):
+            for batch_id, status, total, dialed, still_open in changes:
                 if total and still_open == 0:
                     await campaigns_repo.set_batch_status(
                         session, batch_id, "completed", from_statuses=("pending", "in_progress")
@@ -307,6 +322,32 @@ async def _note_progress(
         and getattr(conversation, "call_sid", None)
     ):
         recipient.status = RecipientStatus.INITIATED.value
+
+
+def _wants_write(
+    recipient: BatchRecipientRow,
+    attempt: BatchAttemptRow,
+    conversation: ConversationRow | None,
+    stale_before: datetime,
+    dial_lease: datetime,
+) -> bool:
+    """Whether reconcile has anything to change for this attempt (mirrors the decisions it makes)."""
+    if conversation is None or classify(conversation) is not None:
+        return True
+    if attempt.call_sid is None and conversation.call_sid:
+        return True
+    if (
+        conversation.status == "initiated"
+        and attempt.call_sid is None
+        and _aware(attempt.started_at) < dial_lease
+    ):
+        return True
+    if conversation.status == "in-progress" and recipient.status != RecipientStatus.IN_PROGRESS.value:
+        return True
+    if conversation.status == "initiated" and recipient.status == RecipientStatus.DISPATCHED.value:
+        return bool(conversation.call_sid)
+    call_sid = attempt.call_sid or conversation.call_sid
+    return bool(call_sid) and (recipient.checked_at is None or _aware(recipient.checked_at) < stale_before)
 
 
 def _aware(value: datetime) -> datetime:

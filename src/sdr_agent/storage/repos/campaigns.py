@@ -235,7 +235,7 @@ async def active_per_batch(session: AsyncSession) -> dict[str, int]:
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, limit: int
+    session: AsyncSession, now: datetime, limit: int, *, lock: bool = True
 ) -> list[tuple[BatchRecipientRow, BatchCallRow]]:
     """Pending recipients whose time has come, oldest campaign first, locked for this transaction."""
     query = (
@@ -250,7 +250,7 @@ async def claim_due(
         .order_by(BatchCallRow.created_at, BatchRecipientRow.position)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=BatchRecipientRow, skip_locked=True)
     result = await session.execute(query)
     return [(recipient, batch) for recipient, batch in result.all()]
