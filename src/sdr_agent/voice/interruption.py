@@ -198,7 +198,11 @@ class InterruptionController:
                 counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
                 self._resume(turn, hold, counted_as=counted)
             return
-        if elapsed_ms >= config.interrupt_ms:
+        if verdict is WordsVerdict.ECHO:
+            # The words so far only repeat what the agent is saying: its own voice leaking back. Carry on
+            # now instead of going silent on it (the echo would stop with the agent and start again).
+            self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
+        elif elapsed_ms >= config.interrupt_ms:
             await self._interrupt(turn, hold, now)
         elif elapsed_ms >= config.backchannel_max_ms and hold.silent_at is None:
             if verdict is WordsVerdict.BACKCHANNEL and elapsed_ms < config.interrupt_ms:
