@@ -235,7 +235,8 @@ def _run_fuzz(
         command += extra or []
         started = time.monotonic()
         env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        # In the temporary directory, so the CLI's own cache (.schemathesis/) never lands in the checkout.
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=tmp)
         output = done.stdout + done.stderr
         twilio.shutdown()
         return FuzzResult(done.returncode, round(time.monotonic() - started, 1), output, _failures(output))
