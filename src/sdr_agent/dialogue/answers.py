@@ -246,10 +246,14 @@ def best_sentences(
     known = set().union(*sentence_terms)
     weights = {term: idf(term) for term in terms}
     covered = sum(weight for term, weight in weights.items() if term in known or expansions[term] & known)
-    similarities = _similarities(embedder, question, [sentence for _, _, sentence, _ in pool])
     matched = sum(1 for term in terms if term in known or expansions[term] & known)
+    confident = bool(terms) and matched >= 1 and covered >= MIN_COVERAGE * sum(weights.values())
+    # Embeddings only where the words leave doubt: a sentence vector costs more than the whole lexical pass,
+    # and a reply that starts late is heard as a pause.
+    texts = [sentence for _, _, sentence, _ in pool]
+    similarities = [0.0] * len(pool) if confident else _similarities(embedder, question, texts)
     # Extra words ("so roughly what would that end up costing us") lower the share, not the matches.
-    lexical_ok = not terms or covered >= MIN_COVERAGE * sum(weights.values()) or matched >= 2
+    lexical_ok = not terms or confident or matched >= 2
     rare_match = any(term in known and frequency.get(term, 0) <= 2 for term in terms)
     semantic_ok = max(similarities) >= (MIN_SEMANTIC_RARE if rare_match else MIN_SEMANTIC)
     if not lexical_ok and not semantic_ok:
