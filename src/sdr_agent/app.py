@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from sdr_agent.api.errors import install_error_handlers
 from sdr_agent.api.limits import BodySizeLimitMiddleware, InputBoundsMiddleware
@@ -80,13 +80,56 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     return app
 
 
-def _routers() -> list:  # type: ignore[type-arg]
-    from sdr_agent.api import routers
+def _routers() -> list[APIRouter]:
+    # Imported here, not at module level, so importing the factory (the CLI does) stays cheap.
+    from sdr_agent.api import (
+        agents,
+        batch_calling,
+        calls,
+        conversations,
+        docs,
+        health,
+        knowledge_base,
+        media_stream,
+        metrics,
+        phone_numbers,
+        suppression_list,
+        tools,
+        twiml,
+        webhook_configs,
+        webhook_deliveries,
+    )
+    from sdr_agent.web import console, simulate, socket
 
-    return routers.all_routers()
+    return [
+        health.router,
+        docs.router,
+        agents.router,
+        conversations.router,
+        phone_numbers.router,
+        webhook_configs.router,
+        knowledge_base.router,
+        calls.router,
+        twiml.router,
+        media_stream.router,
+        webhook_deliveries.router,
+        metrics.router,
+        batch_calling.router,
+        suppression_list.router,
+        tools.router,
+        socket.router,
+        simulate.router,
+        console.router,
+    ]
 
 
 def _subsystem_hooks() -> tuple[list[StartupHook], list[StartupHook]]:
-    from sdr_agent.api import routers
+    """Start/stop hooks of each subsystem, in start order (stopped in reverse)."""
+    from sdr_agent.campaigns import runtime as campaigns_runtime
+    from sdr_agent.observability import runtime as observability_runtime
+    from sdr_agent.voice import lifecycle as voice_lifecycle
+    from sdr_agent.voice import runtime as voice_runtime
+    from sdr_agent.webhooks import runtime as webhooks_runtime
 
-    return routers.startup_hooks(), routers.shutdown_hooks()
+    subsystems = [voice_runtime, webhooks_runtime, observability_runtime, campaigns_runtime, voice_lifecycle]
+    return [s.on_startup for s in subsystems], [s.on_shutdown for s in subsystems]
