@@ -1,7 +1,8 @@
 """``AgentDialogue``: one call's dialogue. Each caller turn is read (intent, signals, slot), the compliance
 rules get the first word (opt-out, "are you a robot?", hostility, voicemail, ...), then the composer plans the
 reply, the LLM phrases it with retrieved knowledge, and every sentence passes the guardrails before it is
-spoken. Tool calls go to ``CallActions``; the history keeps what the caller heard."""
+spoken. Tool calls go to ``CallActions``; the history keeps what the caller heard. The call's configuration,
+``DialogueSetup``, lives in ``dialogue_setup``."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sdr_agent.dialogue.actions import CallActions, ToolResult, new_request_id, speak
 from sdr_agent.dialogue.base import DialogueEvent, SpeakText, ToolActivity, TurnAnnotations
 from sdr_agent.dialogue.caller_facts import proposes_meeting
 from sdr_agent.dialogue.compliance import CallRules, ComplianceDecision, ComplianceMove, OptOut
-from sdr_agent.dialogue.composer import ComposeContext, ReplyComposer
-from sdr_agent.dialogue.deps import DialogueDeps
+from sdr_agent.dialogue.composer import ReplyComposer
+from sdr_agent.dialogue.composer_base import ComposeContext
+from sdr_agent.dialogue.dialogue_setup import DialogueSetup, default_timezone, rejected_activity
 from sdr_agent.dialogue.escalation import EscalationMonitor, score_sentiment
 from sdr_agent.dialogue.facts import CallFacts, record_answer
 from sdr_agent.dialogue.guardrails import SaidLog, SpokenGuard
@@ -25,18 +27,15 @@ from sdr_agent.dialogue.hints import prompt_notes
 from sdr_agent.dialogue.intents import Intent, IntentClassifier
 from sdr_agent.dialogue.llm_turn import RejectedCall, speak_tool_results, stream_llm_turn
 from sdr_agent.dialogue.lookup import KnowledgeLookup
-from sdr_agent.dialogue.persona import AgentPersona
 from sdr_agent.dialogue.phases import CallPhase, PhaseTracker
-from sdr_agent.dialogue.playbook import Playbook
 from sdr_agent.dialogue.prompt import HistoryTurn, PromptParts, assemble_prompt
-from sdr_agent.dialogue.sales_script import FOLLOW_UPS, NUMBER_FOLLOW_UPS, SalesScript
+from sdr_agent.dialogue.sales_script import FOLLOW_UPS, NUMBER_FOLLOW_UPS
 from sdr_agent.dialogue.signals import example_index, read_signals
 from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
 from sdr_agent.dialogue.tool_args import BookingContext, ValidatedCall, validate_call
-from sdr_agent.dialogue.tool_config import BOOK_MEETING, ToolBox
-from sdr_agent.dialogue.tool_runner import ToolRunContext, raw_call_record, tool_result_record
+from sdr_agent.dialogue.tool_config import BOOK_MEETING
+from sdr_agent.dialogue.tool_runner import ToolRunContext
 from sdr_agent.dialogue.turn_analysis import CallerTurn, analyze_turn
-from sdr_agent.dialogue.variables import VariableScope
 from sdr_agent.engines.base import ContextPassage, LLMRequest, TextDelta, ToolCall, TurnBrief
 
 log = logging.getLogger(__name__)
@@ -46,30 +45,6 @@ REPROMPTS = (
     "I think I lost you for a second.",
 )
 VOICEMAIL_TURNS = 1  # only the first thing said on the line can be an answering machine
-
-
-@dataclass(frozen=True, slots=True)
-class DialogueSetup:
-    """The agent's configuration for one call, resolved by ``factory.build_dialogue``."""
-
-    agent_id: str
-    agent_name: str
-    first_message: str
-    system_prompt: str
-    document_ids: tuple[str, ...]
-    playbook: Playbook
-    toolbox: ToolBox
-    scope: VariableScope
-    deps: DialogueDeps
-    temperature: float | None = None
-    max_tokens: int | None = None
-    persona: AgentPersona = field(default_factory=AgentPersona)
-    script: SalesScript = field(default_factory=SalesScript)
-    voicemail_message: str = ""
-    detect_voicemail: bool = False
-    disclose_ai_first: bool = False
-    max_duration_s: float | None = None
-    languages: frozenset[str] = frozenset()  # the agent's own language(s), which its voice is set up to speak
 
 
 class AgentDialogue:
@@ -277,20 +252,13 @@ class AgentDialogue:
             call = replace(call, id=new_request_id())
         booking = BookingContext(
             now=self._deps.clock(),
-            default_timezone=self._default_timezone(),
+            default_timezone=default_timezone(self._setup),
             caller_name=self._facts.caller_name,
             caller_email=self._facts.caller_email,
             agent_id=self._setup.agent_id,
             conversation_id=self._setup.scope.get("system__conversation_id"),
         )
         return validate_call(call, self._setup.toolbox, booking)
-
-    def _default_timezone(self) -> str:
-        for name in ("timezone", "system__timezone"):
-            value = self._setup.scope.get(name)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-        return self._deps.default_timezone
 
     def _compose(self, turn: CallerTurn, context: list[ContextPassage]) -> TurnBrief:
         ctx = ComposeContext(
@@ -347,17 +315,7 @@ class AgentDialogue:
 
     def _rejected(self, item: RejectedCall) -> ToolActivity:
         log.info("rejected %s tool call: %s", item.call.name, item.error)
-        tool = self._setup.toolbox.get(item.call.name)
-        request_id = item.call.id or new_request_id()
-        return ToolActivity(
-            raw_call_record(
-                request_id,
-                item.call.name,
-                item.call.arguments or item.call.raw_arguments,
-                tool.transcript_type if tool else "system",
-            ),
-            tool_result_record(request_id, item.call.name, item.error, is_error=True, called=False),
-        )
+        return rejected_activity(self._setup.toolbox, item)
 
     async def _llm_answer(self, turn: CallerTurn) -> AsyncIterator[DialogueEvent]:
         context = await self._lookup.retrieve(turn)

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sdr_agent.dialogue.base import Dialogue
-from sdr_agent.dialogue.conversation import AgentDialogue, DialogueSetup
+from sdr_agent.dialogue.conversation import AgentDialogue
 from sdr_agent.dialogue.deps import DialogueDeps, MeetingBooker, Retriever
+from sdr_agent.dialogue.dialogue_setup import DialogueSetup
 from sdr_agent.dialogue.persona import read_persona
 from sdr_agent.dialogue.playbook import load_playbook
 from sdr_agent.dialogue.sales_script import load_script
