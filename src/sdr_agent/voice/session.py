@@ -3,7 +3,7 @@
 Frames in → echo guard → VAD + energy → (agent audible) layered barge-in / (otherwise) caller turn
 segmentation → streaming STT → dialogue → sentence splitter → TTS → paced playback with marks.
 The audio loop never dies: malformed frames are counted and skipped, engine errors become a spoken
-fallback line, and whatever was said is stored as it happens.
+fallback line, and whatever was said is stored as it happens (the writes live in ``voice.session_io``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sdr_agent.dialogue.base import (
 )
 from sdr_agent.engines.base import AudioFrame
 from sdr_agent.engines.fallback.roster import EngineSwitch
-from sdr_agent.observability.metrics import observe_call_end, observe_turn
+from sdr_agent.observability.metrics import observe_turn
 from sdr_agent.storage.repos.conversations import TurnRecord
 from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.backchannel import WordsVerdict
@@ -33,9 +33,9 @@ from sdr_agent.voice.end_of_turn import is_question
 from sdr_agent.voice.interruption import InterruptionController
 from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
-from sdr_agent.voice.ports import CallOutcome
 from sdr_agent.voice.recorder import CallRecorder
 from sdr_agent.voice.segmenter import SegmentEvent
+from sdr_agent.voice.session_io import TurnWriter, hand_over, leave_call, write_call_audio
 from sdr_agent.voice.speaker import TurnSpeaker, static_events
 from sdr_agent.voice.stats import CallStats
 from sdr_agent.voice.transport import MediaTransport
@@ -86,7 +86,7 @@ class CallSession:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
-        self._writes: asyncio.Queue[TurnRecord | None] = asyncio.Queue()
+        self._turns = TurnWriter(deps)
         self._audio_ms = 0.0
         self._started_at = 0.0
         self._last_activity = 0.0
@@ -107,7 +107,7 @@ class CallSession:
         self._spawn(self.speaker.prepare_fillers(), "prepare-fillers")
         self._tasks = [
             asyncio.create_task(self._tick(), name="session-ticker"),
-            asyncio.create_task(self._write_turns(), name="turn-writer"),
+            asyncio.create_task(self._turns.run(), name="turn-writer"),
         ]
         opening = self.deps.dialogue.opening_line()
         if opening:
@@ -131,7 +131,7 @@ class CallSession:
             turn.task.cancel()
         await self.player.stop()
         await self.listener.aclose()
-        self._writes.put_nowait(None)
+        self._turns.close()
         for task in self._tasks:
             try:
                 await task
@@ -139,26 +139,11 @@ class CallSession:
                 pass
             except Exception:
                 log.exception("a call task failed while the call ended")
-        audio_path = None
-        if self.recorder.has_audio and self.config.audio_dir is not None:
-            try:
-                wav = self.config.audio_dir / f"{self.conversation_id}.wav"
-                audio_path = str(self.recorder.write_wav(wav))
-            except OSError:
-                log.exception("could not write call audio")
-        observe_call_end(self.stats.as_dict(), call_sid=self.call_sid)
-        outcome = CallOutcome(
-            ended_ok=ended_ok,
-            termination_reason=reason,
-            duration_secs=round(now - self._started_at, 2),
-            dialogue_state=_safe_snapshot(self.deps.dialogue),
-            audio_path=audio_path,
-            stats=self.stats.as_dict(),
+        audio_path = write_call_audio(self.recorder, self.config.audio_dir, self.conversation_id)
+        await hand_over(
+            self.deps, self.stats, call_sid=self.call_sid, ended_ok=ended_ok, reason=reason,
+            duration_secs=round(now - self._started_at, 2), audio_path=audio_path,
         )
-        try:
-            await self.deps.sink.finish(outcome)
-        except Exception:
-            log.exception("finishing the conversation failed")
 
     # ================================================================ inbound events
     async def on_media(self, payload: bytes) -> None:
@@ -208,7 +193,7 @@ class CallSession:
 
     async def on_dtmf(self, digit: str) -> None:
         self._last_activity = self.clock()
-        self._save_turn(TurnRecord(role="user", message=f"[DTMF {digit}]", time_in_call_secs=self._t(),
+        self._turns.save(TurnRecord(role="user", message=f"[DTMF {digit}]", time_in_call_secs=self._t(),
                                    dtmf=digit))
 
     # ================================================================ caller turns
@@ -248,7 +233,7 @@ class CallSession:
             return
         events = self.deps.dialogue.respond(text)
         annotations = self.deps.dialogue.annotate_user_turn()
-        self._save_turn(TurnRecord(
+        self._turns.save(TurnRecord(
             role="user", message=text, time_in_call_secs=self._t(turn.started_at), phase=annotations.phase,
             intent=annotations.intent, sentiment=annotations.sentiment, metrics=dict(annotations.extra),
         ))
@@ -305,7 +290,7 @@ class CallSession:
         except Exception:
             log.exception("the dialogue could not record what the agent said")
         if text or turn.tool_calls:
-            self._save_turn(TurnRecord(
+            self._turns.save(TurnRecord(
                 role="agent", message=text, time_in_call_secs=self._t(turn.started_at),
                 interrupted=interrupted,
                 tool_calls=turn.tool_calls, tool_results=turn.tool_results, phase=self.deps.dialogue.phase,
@@ -321,22 +306,7 @@ class CallSession:
         self._turn_idle.set()
         if not interrupted and (turn.end_call or turn.transfer):
             self._ending = True
-            self._spawn(self._leave_call(turn), "leave-call")
-
-    async def _leave_call(self, turn: AgentTurn) -> None:
-        control = self.deps.control
-        try:
-            if turn.transfer is not None and control is not None:
-                await control.transfer(turn.transfer.phone_number)
-            elif control is not None:
-                await control.hangup()
-        except Exception:
-            log.exception("call control failed while leaving the call")
-        try:
-            await self.transport.close(1000, "call ended by agent")
-        except Exception:
-            # Usually the caller hung up first: worth a line, not a traceback.
-            log.warning("closing the media stream failed (the other side may be gone already)")
+            self._spawn(leave_call(self.deps, self.transport, turn), "leave-call")
 
     async def end_for_shutdown(self, line: str, wait_s: float) -> None:
         """The server is stopping (voice.lifecycle): let the reply in progress finish for up to ``wait_s``,
@@ -405,22 +375,3 @@ class CallSession:
         task = asyncio.create_task(coro, name=name)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
-
-    def _save_turn(self, record: TurnRecord) -> None:
-        self._writes.put_nowait(record)
-
-    async def _write_turns(self) -> None:
-        while (record := await self._writes.get()) is not None:
-            try:
-                await self.deps.sink.save_turn(record)
-            except Exception:
-                log.exception("saving a transcript turn failed")
-
-
-def _safe_snapshot(dialogue: Any) -> dict[str, Any]:
-    try:
-        snapshot: dict[str, Any] = dialogue.state_snapshot()
-        return snapshot
-    except Exception:
-        log.exception("dialogue state snapshot failed")
-        return {}
