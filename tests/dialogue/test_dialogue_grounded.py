@@ -98,3 +98,20 @@ async def test_without_a_brief_it_quotes_the_top_passage_never_its_own_words() -
     assert "".join(deltas) == PAYROLL[1].text
     deltas, _ = await run(LLMRequest([ChatMessage("user", "hello")]))
     assert "follow up" in "".join(deltas) and calls == []
+
+
+def test_the_sentence_that_answers_leads_even_when_a_sibling_comes_first_in_the_document() -> None:
+    plans = [
+        ContextPassage(
+            text=(
+                "## Plans and pricing\n"
+                "The Basic tier costs 12 dollars per seat per month and covers up to 3 seats.\n"
+                "The Studio tier costs 39 dollars per seat per month with unlimited seats "
+                "and every export format.\n"
+            ),
+            source_id="plans",
+            score=0.8,
+        )
+    ]
+    answer = best_sentences("How much does the Studio tier cost?", plans)
+    assert answer and answer[0].startswith("The Studio tier costs 39 dollars")

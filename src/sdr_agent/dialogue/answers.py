@@ -293,5 +293,7 @@ def best_sentences(
         if other.score >= 0.6 * best.score and words <= MAX_ANSWER_WORDS:
             chosen.append(other)
     if not by_score:
-        chosen.sort(key=lambda c: (c.passage, c.position))
+        # The sentence that answers leads; what supports it follows in document order ("How much is the Team
+        # plan?" must not open with the Starter plan's price just because it comes first in the document).
+        chosen = [best, *sorted(chosen[1:], key=lambda c: (c.passage, c.position))]
     return [c.text for c in chosen]
