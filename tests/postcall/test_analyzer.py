@@ -212,3 +212,14 @@ def test_the_dialogue_snapshot_is_understood() -> None:
     )
     assert escalated["call_summary_title"] == "Escalated"
     assert "caller sentiment stayed negative" in escalated["transcript_summary"]
+
+
+def test_dotted_abbreviations_do_not_split_a_question_in_the_summary() -> None:
+    pairs = [
+        ("agent", "Hi, this is Alex from Acme."),
+        ("user", "Can we book a meeting on Tuesday at 3 p.m? Uptime is 99.9 percent, right?"),
+        ("agent", "Sure."),
+    ]
+    summary = rules_analysis(_input(pairs))["transcript_summary"]
+    assert "Can we book a meeting on Tuesday at 3 p.m?" in summary
+    assert "; m?" not in summary and "99.9 percent, right?" in summary

@@ -34,7 +34,8 @@ _QUESTION_START = re.compile(
     r"^(what|how|when|where|who|why|which|can you|could you|do you|does it|does this|is it|is there|"
     r"are there|would it|will it|can i|can it)\b"
 )
-_SENTENCE = re.compile(r"[^.?!]+[.?!]?")
+# A dot inside a token ("3 p.m.", "e.g.", "99.9") does not end a sentence: "p.m?" left a question "m?".
+_SENTENCE = re.compile(r"(?:[^.?!]|\.(?=\w))+[.?!]*")
 _MONEY = re.compile(
     r"(\$\s?\d[\d,]*(?:\.\d+)?\s?(?:k|thousand|million|m)?\b|"
     r"\b\d[\d,]*(?:\.\d+)?\s?(?:k|thousand|million)?\s?(?:dollars|usd|bucks|euros|pounds)\b|"
