@@ -25,7 +25,10 @@ FACTS = (
     "# Pricing\nThe Team plan costs 49 dollars per user per month.\n\n"
     "# Trial\nEvery new account gets a 14-day free trial.\n"
 )
-GREETING = CallerLine("greeting", "Hi, yes, this is Jordan speaking.")
+# No comma pause inside the greeting: the Deepgram stand-in hands over the whole scripted line at the first
+# endpoint, so a finished sentence would arrive while the caller is only pausing (real Deepgram would send
+# "Hi, yes," and the end of turn would wait) and the agent's reply would be cut by the rest of the line.
+GREETING = CallerLine("greeting", "Hi there this is Jordan speaking.")
 PRICING = CallerLine("pricing", "How much does the Team plan cost?")
 GOODBYE = CallerLine("goodbye", "Great, thank you, goodbye.")
 REPLIES = ("Nice to meet you, Jordan.", "The Team plan is 49 dollars per user per month.")
