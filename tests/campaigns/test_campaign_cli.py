@@ -64,3 +64,18 @@ async def test_submit_status_export(stack: LocalStack, tmp_path: Path) -> None:
     assert len(out.strip().splitlines()) == 3
     code, out = await asyncio.to_thread(run, "campaign", "status", "btcal_nope", "--once", *common)
     assert code == 1
+
+
+def test_the_status_table_never_cuts_a_phone_number_on_a_narrow_terminal() -> None:
+    from rich.console import Console
+
+    from sdr_agent.cli.campaign_view import outcome_table
+
+    recipient = {
+        "phone_number": "+12025550100", "timezones": ["America/New_York", "America/Chicago"],
+        "status": "pending", "attempts": 0, "attempt_log": [{"outcome": None, "answered_by": None}],
+        "detail": "waiting for calling hours in the most restrictive of its candidate time zones",
+    }
+    console = Console(width=60, record=True)
+    console.print(outcome_table({"id": "btcal_x", "name": "leads", "recipients": [recipient]}))
+    assert "+12025550100" in console.export_text()

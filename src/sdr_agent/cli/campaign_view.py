@@ -70,7 +70,9 @@ def progress_view(body: dict[str, Any]) -> Group:
 def outcome_table(body: dict[str, Any]) -> Table:
     table = Table(title=f"batch call {body.get('id')}: {body.get('name')}", show_lines=False)
     for column in ("#", "number", "time zone", "status", "attempts", "outcomes", "detail / next dial"):
-        table.add_column(column)
+        # A phone number is never cut or wrapped on a narrow terminal: the other columns give way.
+        number = column == "number"
+        table.add_column(column, no_wrap=number, min_width=16 if number else None)
     for index, recipient in enumerate(body.get("recipients") or [], start=1):
         zones = recipient.get("timezones") or []
         outcomes = ", ".join(
