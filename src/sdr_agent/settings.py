@@ -101,6 +101,9 @@ class TurnSettings(BaseModel):
     turn_timeout_s: float = 7.0
     max_duration_s: int = 600
     playback_lead_ms: int = 60
+    # Smart Turn v3 (acoustic end of turn, from the pipecat-ai wheel in requirements-models.txt); off: the
+    # words and the silence decide alone.
+    smart_turn: bool = True
 
 
 class WebhookDeliverySettings(BaseModel):

@@ -231,6 +231,19 @@ class VoiceActivityDetector(Protocol):
 VADFactory = Callable[[], VoiceActivityDetector]
 
 
+# ---------------------------------------------------------------- end of turn (acoustic)
+@runtime_checkable
+class TurnDetector(Protocol):
+    """Has the caller finished, judged from how the audio ends (intonation, a trailing breath), not words.
+
+    Shared by all calls (stateless). A model is CPU-bound: implementations run it off the event loop.
+    """
+
+    async def complete_probability(self, pcm: PCM16, sample_rate: int) -> float:
+        """Probability in [0, 1] that the turn is over; ``pcm`` is its audio and the pause after it."""
+        ...
+
+
 # ---------------------------------------------------------------- embeddings
 class Embedder(Protocol):
     name: str

@@ -346,6 +346,22 @@ class FakeVAD:
         return None
 
 
+# ------------------------------------------------------------------ end of turn
+class FakeTurnDetector:
+    """Scripted ``TurnDetector``: the next probability per probe (the last one repeats), after
+    ``latency_s`` (a real model takes 60-115 ms); records the audio length of each probe."""
+
+    def __init__(self, probabilities: Iterable[float], latency_s: float = 0.1) -> None:
+        self.script: deque[float] = deque(probabilities)
+        self.latency_s = latency_s
+        self.probes_ms: list[float] = []
+
+    async def complete_probability(self, pcm: PCM16, sample_rate: int) -> float:
+        self.probes_ms.append(1000.0 * len(pcm) / sample_rate)
+        await asyncio.sleep(self.latency_s)
+        return self.script.popleft() if len(self.script) > 1 else self.script[0]
+
+
 # ------------------------------------------------------------------ embeddings
 class FakeEmbedder:
     """Hashing bag of words (unigrams, and bigrams at half weight), L2-normalised; empty text → unit e0."""

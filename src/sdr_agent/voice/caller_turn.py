@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from sdr_agent.engines.base import PCM16
+
+TURN_AUDIO_S = 8.0  # what the acoustic end-of-turn model reads (Smart Turn v3: the last 8 s)
 
 
 @dataclass(eq=False)
@@ -26,9 +33,38 @@ class Utterance:
 
 
 @dataclass(eq=False)
+class AcousticGuess:
+    """The acoustic model's view of whether the turn is over, as of the voice that ended at ``voice_at``."""
+
+    voice_at: float
+    probability: float | None = None  # None: still running, or the model failed
+    done: bool = False
+
+
+@dataclass(eq=False)
 class CallerTurn:
     utterances: list[Utterance] = field(default_factory=list)
     last_voice_at: float | None = None
+    acoustic: AcousticGuess | None = None
+    audio: deque[PCM16] = field(default_factory=deque)  # the turn's last TURN_AUDIO_S of 8 kHz audio
+    _audio_samples: int = 0
+
+    def add_audio(self, pcm: PCM16, sample_rate: int = 8000) -> None:
+        self.audio.append(pcm)
+        self._audio_samples += len(pcm)
+        limit = int(TURN_AUDIO_S * sample_rate)
+        while self.audio and self._audio_samples - len(self.audio[0]) >= limit:
+            self._audio_samples -= len(self.audio.popleft())
+
+    def audio_pcm(self) -> PCM16:
+        return np.concatenate(list(self.audio)) if self.audio else np.zeros(0, np.int16)
+
+    def current_guess(self) -> AcousticGuess | None:
+        """The acoustic guess about the turn as it stands (one about an earlier pause is stale)."""
+        guess = self.acoustic
+        if guess is None or self.last_voice_at is None or guess.voice_at != self.last_voice_at:
+            return None
+        return guess
 
     @property
     def over_agent(self) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sdr_agent.dialogue.base import Dialogue
-from sdr_agent.engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from sdr_agent.engines.base import SpeechToText, TextToSpeech, TurnDetector, VoiceActivityDetector
 from sdr_agent.settings import Settings
 from sdr_agent.voice.bargein import BargeInConfig
 from sdr_agent.voice.end_of_turn import TIMINGS, Eagerness, EndOfTurnTiming, eagerness_of
@@ -29,6 +29,7 @@ class SessionDeps:
     dialogue: Dialogue
     sink: CallRecordSink
     control: CallControl | None = None
+    turn_detector: TurnDetector | None = None  # acoustic end of turn (Smart Turn v3); None: words and silence
 
 
 @dataclass

@@ -9,6 +9,16 @@ frame), so the words decide how long to wait:
 - no final text yet, or nothing telling → ``default_ms``.
 The numbers come from the agent's eagerness (conversation_config ``turn.turn_eagerness``: eager, normal,
 patient), as ElevenLabs names it.
+
+An acoustic model (Smart Turn v3, ``engines/local/smart_turn.py``) also hears how the audio ends. On
+phone-path synthetic speech with 200 ms of trailing silence it is unreliable as a "finished" signal (it
+called 52-67 % of mid-phrase fragments complete at 0.7-0.9) but its low end is sharp: p < 0.1 on 2 % of
+finished sentences and 19 % of unfinished fragments. So it is used where that holds:
+- p below ``unfinished_p`` → wait ``incomplete_ms`` whatever the words say (Whisper garbles a fragment
+  into text that ends like a sentence: "I was wondering about the" → "I want to make your mouth, man.");
+- finished-looking words wait for the model's verdict (at most ``default_ms``) before answering;
+- a *partial* that ends on "the"/"at" (the final is not in yet) with p at least ``finished_p``, or final
+  words that tell nothing, with p at least ``finished_p`` → no 1.1 s wait on a stale partial.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sdr_agent.voice.backchannel import normalise_words
-from sdr_agent.voice.caller_turn import CallerTurn
+from sdr_agent.voice.caller_turn import AcousticGuess, CallerTurn
 
 
 class Eagerness(Enum):
@@ -38,17 +48,24 @@ class EndOfTurnTiming:
     complete_ms: float
     default_ms: float
     incomplete_ms: float
+    # Acoustic model thresholds (probability that the turn is complete): above ``finished_p`` it may shorten
+    # a wait the words alone would make; below ``unfinished_p`` the caller is mid-sentence.
+    finished_p: float = 0.9
+    unfinished_p: float = 0.1
 
 
 TIMINGS = {
-    Eagerness.EAGER: EndOfTurnTiming(complete_ms=160.0, default_ms=400.0, incomplete_ms=900.0),
-    Eagerness.NORMAL: EndOfTurnTiming(complete_ms=200.0, default_ms=500.0, incomplete_ms=1100.0),
-    Eagerness.PATIENT: EndOfTurnTiming(complete_ms=350.0, default_ms=700.0, incomplete_ms=1500.0),
+    Eagerness.EAGER: EndOfTurnTiming(complete_ms=160.0, default_ms=400.0, incomplete_ms=900.0,
+                                     finished_p=0.8, unfinished_p=0.05),
+    Eagerness.NORMAL: EndOfTurnTiming(complete_ms=200.0, default_ms=500.0, incomplete_ms=1100.0,
+                                      finished_p=0.9, unfinished_p=0.1),
+    Eagerness.PATIENT: EndOfTurnTiming(complete_ms=350.0, default_ms=700.0, incomplete_ms=1500.0,
+                                       finished_p=0.95, unfinished_p=0.2),
 }
 
 # Words a sentence does not end on: fillers, conjunctions, articles, prepositions, possessives, auxiliaries.
 _CONTINUATION_WORDS = """
-um uh er erm ah hmm like and but or so because cause if then than that which who whose where when while
+um uh er erm ah hmm like and but or so because if then than that which who whose where when while
 although though unless until whether the a an this these those my our your their his her its to of for with
 about in on at from by into onto over under between through during without within across after before like
 as is are was were be been am do does did have has had will would can could should shall may might must
@@ -58,14 +75,23 @@ very more most some any each every also plus kind sort gonna wanna going want ne
 CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
 _FINISHED = re.compile(r"[.?!][\"')\]]*\s*$")
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|-|—)\s*$")
+_TOKEN = re.compile(r"[a-z0-9']+")
+
+
+def _last_token(text: str) -> str:
+    """The last word or number ("Tuesday at 3." ends on "3", not on "at")."""
+    tokens = _TOKEN.findall(text.lower().replace("’", "'"))
+    return tokens[-1] if tokens else ""
 
 
 def completeness(text: str) -> Completeness:
     """What the words say about whether the caller has finished."""
-    words = normalise_words(text)
-    if not words:
+    last = _last_token(text)
+    if not last:
         return Completeness.UNKNOWN
-    if words[-1] in CONTINUATIONS or _TRAILING_OFF.search(text):
+    # A question mark does not override a trailing "about": Whisper writes a fragment cut by a pause as
+    # "And what about?".
+    if last in CONTINUATIONS or _TRAILING_OFF.search(text):
         return Completeness.INCOMPLETE
     if _FINISHED.search(text):
         return Completeness.COMPLETE
@@ -80,17 +106,32 @@ def eagerness_of(value: object) -> Eagerness:
 
 
 def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
-    """How much silence after the caller's last voice ends this turn, given what is known of its words."""
+    """How much silence after the caller's last voice ends this turn, given its words and, when an acoustic
+    model has heard the pause (``turn.acoustic``), how the audio ends."""
     spoken = [u for u in turn.utterances if not u.discarded]
     if not spoken:
         return timing.default_ms
-    last = spoken[-1]
-    state = completeness(last.text)
+    state = completeness(spoken[-1].text)
+    finals = all(u.final is not None for u in spoken)
+    guess = turn.current_guess()
+    p = guess.probability if guess is not None else None
     if state is Completeness.INCOMPLETE:
+        if not finals and p is not None and p >= timing.finished_p:
+            return timing.default_ms  # a stale partial ("... on Tuesday at"): the audio says it ended
         return timing.incomplete_ms  # a partial is enough to know the caller is mid-sentence
-    if state is Completeness.COMPLETE and all(u.final is not None for u in spoken):
+    if p is not None and p < timing.unfinished_p:
+        return timing.incomplete_ms  # words that look finished, audio that does not (a garbled fragment)
+    if state is Completeness.COMPLETE and finals:
+        if _pending(guess):
+            return timing.default_ms  # its verdict comes within ~100 ms; default_ms caps the wait
         return timing.complete_ms  # only final text may end a turn early
+    if finals and p is not None and p >= timing.finished_p:
+        return timing.complete_ms
     return timing.default_ms
+
+
+def _pending(guess: AcousticGuess | None) -> bool:
+    return guess is not None and not guess.done
 
 
 _QUESTION_WORDS = "how what why when where who which whose can could would will is are am do does did should"

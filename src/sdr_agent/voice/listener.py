@@ -2,7 +2,9 @@
 
 Each VAD speech segment is one utterance; its STT final is requested early (``speculative_ms`` of
 silence) so the text is ready when the turn ends (``end_silence_ms``). Utterances that resume within
-the end-of-turn silence join the same caller turn.
+the end-of-turn silence join the same caller turn. At that same moment an acoustic end-of-turn model
+(``TurnDetector``, when configured) hears the turn's audio off the event loop; its verdict joins the words
+in ``voice.end_of_turn.required_silence_ms``.
 
 Finals are matched to utterances in order: each ``finalize()`` brings exactly one final, for the oldest
 utterance waiting. A final that arrives while none waits is the engine's own endpointing (Deepgram's
@@ -17,8 +19,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sdr_agent.engines.base import AudioFrame, SpeechToText, Transcript
-from sdr_agent.voice.caller_turn import CallerTurn, Utterance
+import numpy as np
+
+from sdr_agent.engines.base import AudioFrame, SpeechToText, Transcript, TurnDetector
+from sdr_agent.voice.caller_turn import AcousticGuess, CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig
 from sdr_agent.voice.end_of_turn import TIMINGS, Eagerness, required_silence_ms
 from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 REOPEN_DELAYS_S = (0.2, 0.5, 1.0)
+PROBE_PAUSE_MS = 200.0  # the pause the end-of-turn model hears
 
 
 class CallerListener:
@@ -40,6 +45,7 @@ class CallerListener:
         on_turn_end: Callable[[CallerTurn], None],
         on_words: Callable[[Utterance], None],
         on_deaf: Callable[[], None] | None = None,
+        turn_detector: TurnDetector | None = None,
     ) -> None:
         self._engine = stt
         self._config = config
@@ -58,6 +64,8 @@ class CallerListener:
         self._tasks: list[asyncio.Task[None]] = []
         self._finalize_requests: asyncio.Queue[Utterance] = asyncio.Queue()
         self._timing = config.end_of_turn or TIMINGS[Eagerness.NORMAL]
+        self._detector = turn_detector
+        self._probes: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         self._stream = await self._engine.open_stream()
@@ -67,6 +75,8 @@ class CallerListener:
         ]
 
     async def aclose(self) -> None:
+        for probe in list(self._probes):
+            probe.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -105,12 +115,17 @@ class CallerListener:
                 self.turn = CallerTurn()
             self.turn.utterances.append(self.utterance)
             for pre in self.segmenter.take_preroll():
+                self.turn.add_audio(pre.pcm, pre.sample_rate)
                 await self._send(pre)
         elif event in (SegmentEvent.SPEECH, SegmentEvent.SILENCE):
+            if self.turn is not None:
+                self.turn.add_audio(frame.pcm, frame.sample_rate)
             await self._send(frame)
             limit = self._config.hold_finalize_ms if holding else self._config.speculative_ms
             if event is SegmentEvent.SILENCE and self.segmenter.silence_ms >= limit and self.utterance:
                 await self._end_utterance(now - self.segmenter.silence_ms / 1000.0)
+                if not holding:
+                    self._probe(self.turn, self.segmenter.silence_ms)
         else:
             turn = self.turn
             if turn is not None and not holding and turn.last_voice_at is not None and (
@@ -119,6 +134,37 @@ class CallerListener:
                 self.turn = None
                 self._on_turn_end(turn)
         return event
+
+    def _probe(self, turn: CallerTurn | None, silence_ms: float) -> None:
+        """Ask the acoustic model about the pause that just began (one probe per pause, off the loop)."""
+        detector = self._detector
+        if detector is None or turn is None or turn.last_voice_at is None or not turn.audio:
+            return
+        guess = AcousticGuess(voice_at=turn.last_voice_at)
+        turn.acoustic = guess
+        pcm = turn.audio_pcm()
+        # The model was measured with 200 ms of pause after the voice (p < 0.1 on 2 % of finished sentences;
+        # 6 % with 100 ms). Asking at the utterance's end (150 ms) and lengthening the pause with the line's
+        # own quiet saves 50 ms of waiting.
+        missing = int(8 * (PROBE_PAUSE_MS - silence_ms))
+        quiet = pcm[len(pcm) - int(8 * silence_ms):] if silence_ms > 0 else pcm[:0]
+        if missing > 0 and len(quiet):
+            pcm = np.concatenate([pcm, np.resize(quiet, missing)])
+
+        async def run() -> None:
+            try:
+                guess.probability = await detector.complete_probability(pcm, 8000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._stats.engine_errors += 1
+                log.exception("the end-of-turn model failed; the words decide alone")
+            finally:
+                guess.done = True
+
+        task = asyncio.create_task(run(), name="end-of-turn-probe")
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
 
     def discard(self, utterance: Utterance) -> None:
         """A backchannel or echo: not part of what the caller is saying to the agent."""

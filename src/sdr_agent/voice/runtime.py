@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sdr_agent.dialogue.deps import ClientToolRunner
-from sdr_agent.engines.base import ContextPassage
+from sdr_agent.engines.base import ContextPassage, TurnDetector
 from sdr_agent.engines.factory import EngineSet, build_engines, engines_for_agent
 from sdr_agent.security.urls import guarded_client, policy_from_entries
 from sdr_agent.services import Services
@@ -114,12 +114,13 @@ async def create_session(
     )
     _warm_retrieval(services, config_dict)
     vad = await asyncio.to_thread(engines.vad_factory)  # model set-up must not stall other calls' audio
+    turn_detector = await _turn_detector(services)
     session = CallSession(
         conversation_id=conversation.conversation_id,
         call_sid=call_sid,
         deps=SessionDeps(
             stt=engines.stt, tts=engines.tts, vad=vad, dialogue=dialogue, sink=sink,
-            control=control,
+            control=control, turn_detector=turn_detector,
         ),
         config=session_config(services.settings, config_dict),
         transport=transport,
@@ -127,6 +128,17 @@ async def create_session(
     sink.record_audio(session.recorder, session.clock)
     runtime.calls[call_sid] = session
     return session
+
+
+async def _turn_detector(services: Services) -> TurnDetector | None:
+    """The process's Smart Turn model (loaded once, off the loop). Not with the scripted recogniser: its
+    calls are scripted tones, and an acoustic verdict on a tone would only add noise to those tests."""
+    settings = services.settings
+    if not settings.turn.smart_turn or settings.stt.provider == "fake":
+        return None
+    from sdr_agent.engines.local.smart_turn import shared_smart_turn
+
+    return await asyncio.to_thread(shared_smart_turn)
 
 
 def forget_session(services: Services, call_sid: str) -> None:

@@ -73,7 +73,7 @@ class CallSession:
         self.agent_turn: AgentTurn | None = None
         self.listener = CallerListener(
             deps.stt, config, self.stats, on_turn_end=self._on_caller_turn_end, on_words=self._on_words,
-            on_deaf=self._on_deaf,
+            on_deaf=self._on_deaf, turn_detector=deps.turn_detector,
         )
         self.interruptions = InterruptionController(
             player=self.player, listener=self.listener, recorder=self.recorder, stats=self.stats,
