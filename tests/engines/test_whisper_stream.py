@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -13,7 +13,8 @@ from engine_audio import frames, silence
 
 from sdr_agent.engines.base import PCM16, EngineError, Transcript
 from sdr_agent.engines.fakes import FakeVAD, voiced_signal
-from sdr_agent.engines.local.whisper_model import Recognition, SharedWhisper
+from sdr_agent.engines.local.fair_worker import FairWorker, Priority, Ticket
+from sdr_agent.engines.local.whisper_model import Clip, Recognition, SharedWhisper
 from sdr_agent.engines.local.whisper_stt import PRE_ROLL_MS, WhisperStream
 
 
@@ -21,18 +22,36 @@ class StubWhisper:
     """Says how many samples it was given; can be held (to simulate a slow decode) or made to fail."""
 
     def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=1)
+        # The real fair worker, with this stub as its decoder.
+        self.worker: FairWorker[Clip, Recognition] = FairWorker("stub-whisper", self._batch)
         self.decoded: list[int] = []
         self.release = threading.Event()
         self.release.set()
+        self.entered = threading.Event()  # a decode has started
         self.fail: Exception | None = None
 
     def recognise(self, pcm: PCM16, sample_rate: int) -> Recognition:
+        self.entered.set()
         self.release.wait(5)
         self.decoded.append(len(pcm))
         if self.fail is not None:
             raise self.fail
         return Recognition(f"heard {len(pcm)} samples", 0.8, (), 0.0)
+
+    def _batch(self, clips: Sequence[Clip]) -> list[Recognition | BaseException]:
+        out: list[Recognition | BaseException] = []
+        for clip in clips:
+            try:
+                out.append(self.recognise(clip.pcm, clip.sample_rate))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def submit(self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority) -> Ticket[Clip, Recognition]:
+        return self.worker.submit(owner, Clip(pcm, rate), priority)
+
+    def promote(self, ticket: Ticket[Clip, Recognition]) -> None:
+        self.worker.promote(ticket)
 
 
 def open_stream(stub: StubWhisper, interval_ms: int = 300) -> WhisperStream:
@@ -101,11 +120,29 @@ async def test_finalize_overtakes_a_running_partial_whose_result_is_dropped() ->
     stub.release.clear()
     stream = open_stream(stub)
     await feed(stream, voiced_signal(180, 600))
+    assert await asyncio.to_thread(stub.entered.wait, 3)  # the partial is being decoded
     await stream.finalize()
     stub.release.set()
     final = await next_result(stream)
     assert final.is_final and final.text == "heard 4800 samples"
     assert len(stub.decoded) == 2  # the stale partial ran, but its text was not emitted
+    await stream.aclose()
+
+
+async def test_a_stale_partial_still_queued_on_the_shared_worker_is_never_decoded() -> None:
+    stub = StubWhisper()
+    stub.release.clear()
+    other = stub.submit("another call", np.zeros(800, dtype=np.int16), 8000, Priority.URGENT)
+    assert await asyncio.to_thread(stub.entered.wait, 3)  # the worker is busy with another call
+    stream = open_stream(stub)
+    await feed(stream, voiced_signal(180, 600))
+    await asyncio.sleep(0.05)  # the partial is queued behind the other call's decode
+    await stream.finalize()
+    stub.release.set()
+    final = await next_result(stream)
+    assert final.is_final and final.text == "heard 4800 samples"
+    assert (await asyncio.wrap_future(other.future)).text == "heard 800 samples"
+    assert stub.decoded == [800, 4800]  # the other call's decode and the final: the partial was dropped
     await stream.aclose()
 
 

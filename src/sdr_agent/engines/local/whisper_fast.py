@@ -15,6 +15,7 @@ back to the 30 s path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,48 +44,73 @@ def fits_window(samples: int, rate: int) -> bool:
 
 def fast_segments(model: Any, audio: NDArray[np.float32], language: str) -> list[DecodedSegment]:
     """Decode 16 kHz float audio (≤ ``MAX_FAST_AUDIO_S``) on a 10 s window. ``model`` is a WhisperModel."""
+    return fast_segments_batch(model, [audio], language)[0]
+
+
+def fast_segments_batch(
+    model: Any, audios: Sequence[NDArray[np.float32]], language: str
+) -> list[list[DecodedSegment]]:
+    """Decode several clips in one encoder pass and one greedy decoder loop (CTranslate2 batches).
+
+    Each clip gets exactly what it would get alone: the window is the same 10 s for every clip, the
+    prompt is the same length (no padding in the decoder), greedy decoding picks each clip's tokens from
+    its own history only, and the token cap is applied per clip afterwards — the batch runs to the largest
+    cap, and a clip that reaches its own cap is cut there and marked as a loop, as it would be alone.
+    """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
-    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+    from faster_whisper.transcribe import get_suppressed_tokens
 
+    if not audios:
+        return []
     rate = model.feature_extractor.sampling_rate
-    if not fits_window(len(audio), rate):
+    if not all(fits_window(len(audio), rate) for audio in audios):
         raise ValueError("audio longer than the short window")
     # Same features as transcribe(): log-mel of the clip itself (not of a padded 30 s), last frame dropped
     # as faster-whisper does, then zero-padded to the window.
-    features = model.feature_extractor(audio)[..., :-1]
-    window = pad_or_trim(features, WINDOW_FRAMES)
+    windows = [pad_or_trim(model.feature_extractor(audio)[..., :-1], WINDOW_FRAMES) for audio in audios]
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
         language=(language or "en") if model.model.is_multilingual else "en",
     )
     prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-    encoder_output = model.encode(window)
-    result = model.model.generate(
+    caps = [token_cap(len(audio) / rate) for audio in audios]
+    encoder_output = model.encode(np.stack(windows))
+    results = model.model.generate(
         encoder_output,
-        [prompt],
+        [prompt] * len(audios),
         beam_size=1,
         patience=1.0,
         length_penalty=1.0,
         repetition_penalty=1.0,
         no_repeat_ngram_size=0,
-        max_length=len(prompt) + token_cap(len(audio) / rate),  # the cap counts new tokens only
+        max_length=len(prompt) + max(caps),  # the cap counts new tokens only
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
         suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
         max_initial_timestamp_index=50,
-    )[0]
-    cap = token_cap(len(audio) / rate)
-    tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    )
+    return [_segments(tokenizer, result, cap) for result, cap in zip(results, caps, strict=True)]
+
+
+def _segments(tokenizer: Any, result: Any, cap: int) -> list[DecodedSegment]:
+    from faster_whisper.transcribe import get_compression_ratio
+
+    sequence = list(result.sequences_ids[0])
+    overran = len(sequence) > cap  # only in a batch whose largest cap is bigger than this clip's
+    sequence = sequence[:cap]
+    tokens = [t for t in sequence if t < tokenizer.eot]
     text = tokenizer.decode(tokens).strip()
-    seq_len = len(result.sequences_ids[0])
+    seq_len = len(sequence)
     avg_logprob = float(result.scores[0]) * seq_len / (seq_len + 1)
     if not text:
         return []
     # A decode that ran into the cap is a loop ("Beep Beep Beep Be" on a tone): mark it as one, so the
     # filter's compression-ratio rule drops it like faster-whisper's own loops.
-    looped = seq_len >= cap or (result.no_speech_prob > LOOP_NO_SPEECH and _repeats(text) >= LOOP_REPEATS)
+    looped = overran or seq_len >= cap or (
+        result.no_speech_prob > LOOP_NO_SPEECH and _repeats(text) >= LOOP_REPEATS
+    )
     ratio = float("inf") if looped else get_compression_ratio(text)
     return [DecodedSegment(" " + text, float(result.no_speech_prob), avg_logprob, ratio)]
 

@@ -9,9 +9,11 @@ decoded at all (its final is "") — the first guard against Whisper's hallucina
 second is ``whisper_filter``.
 
 Scheduling: ``send``, ``finalize`` and ``clear`` never wait for a decode. Each stream has one worker task
-feeding the process-wide decode thread; a partial is started only if none is in flight (otherwise it is
-skipped, not queued), a partial whose segment was finalised or cleared meanwhile is dropped, and finals
-are decoded in order. Speech longer than ``MAX_SEGMENT_S`` is cut into is_final (not speech_final) pieces,
+feeding the process-wide decode worker (``SharedWhisper.submit``: finals before partials, calls served in
+turn, short clips batched); a partial is started only if none is in flight (otherwise it is skipped, not
+queued), a partial whose segment was finalised or cleared meanwhile is dropped (taken off the shared queue
+if it has not started), a partial a final will reuse is promoted to a final's priority, and finals are
+decoded in order. Speech longer than ``MAX_SEGMENT_S`` is cut into is_final (not speech_final) pieces,
 so consumers join is_final texts until speech_final.
 """
 
@@ -35,8 +37,10 @@ from sdr_agent.engines.base import (
     VoiceActivityDetector,
     drain_transcripts,
 )
+from sdr_agent.engines.local.fair_worker import Priority, Ticket
 from sdr_agent.engines.local.vad import SileroVAD
 from sdr_agent.engines.local.whisper_model import (
+    Clip,
     Recognition,
     SharedWhisper,
     WhisperConfig,
@@ -105,11 +109,10 @@ class WhisperSTT:
             raise ValueError(f"sample_rate must be positive, not {sample_rate}")
         if len(pcm) == 0:
             return ""
-        shared = self.shared
-        loop = asyncio.get_running_loop()
         pcm = pcm.astype(np.int16, copy=False)
-        result = await loop.run_in_executor(shared.executor, shared.recognise, pcm, sample_rate)
-        return result.text
+        # Its own owner: a one-off transcription takes its turn like any call.
+        ticket = self.shared.submit(object(), pcm, sample_rate, Priority.URGENT)
+        return (await asyncio.wrap_future(ticket.future)).text
 
     async def warm_up(self) -> None:
         """Load the model and run one decode so the first caller turn is not slow."""
@@ -146,6 +149,7 @@ class WhisperStream:
         self._needed_partials: set[int] = set()
         self._last_partial_job: _DecodeJob | None = None
         self._partial_results: dict[int, Recognition | None] = {}
+        self._in_flight: tuple[_DecodeJob, Ticket[Clip, Recognition]] | None = None
         self._new_segment()
 
     # ------------------------------------------------------------------ input side
@@ -202,6 +206,15 @@ class WhisperStream:
 
     async def clear(self) -> None:
         self._new_segment()
+        self._drop_stale_partial()
+
+    def _drop_stale_partial(self) -> None:
+        """A queued partial of a segment that has ended is only load on the shared worker: take it off."""
+        if self._in_flight is None:
+            return
+        job, ticket = self._in_flight
+        if not job.final and job.segment_id != self._segment_id and job.job_id not in self._needed_partials:
+            ticket.future.cancel()  # False (and harmless) once the decode has started
 
     # ------------------------------------------------------------------ output side
     def results(self) -> AsyncIterator[Transcript]:
@@ -266,12 +279,14 @@ class WhisperStream:
             final = replace(partial, audio=None, final=True, speech_final=True, reuse_job_id=partial.job_id,
                             end_s=(self._start + self._samples) / STREAM_RATE)
             self._jobs.put_nowait(final)
+            if self._in_flight is not None and self._in_flight[0].job_id == partial.job_id:
+                self._shared.promote(self._in_flight[1])
         else:
             self._jobs.put_nowait(self._job(final=True, speech_final=speech_final))
         self._new_segment()
+        self._drop_stale_partial()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             job = await self._jobs.get()
             if job is None:
@@ -286,9 +301,21 @@ class WhisperStream:
             try:
                 recognition = None
                 if job.audio is not None:
-                    recognition = await loop.run_in_executor(
-                        self._shared.executor, self._shared.recognise, job.audio, STREAM_RATE
+                    urgent = job.final or job.job_id in self._needed_partials
+                    ticket = self._shared.submit(
+                        self, job.audio, STREAM_RATE, Priority.URGENT if urgent else Priority.LATER
                     )
+                    self._in_flight = (job, ticket)
+                    try:
+                        recognition = await asyncio.wrap_future(ticket.future)
+                    finally:
+                        self._in_flight = None
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # aclose()
+                self._partial_busy = False  # _drop_stale_partial took it off the queue
+                continue
             except Exception as exc:
                 if job.job_id in self._needed_partials:
                     # The final that relies on this decode must not wait for words that will never come.
