@@ -141,7 +141,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:  # start-up loads engines: slow on a loaded 2-core box
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from sdr_agent.settings import Settings
 from sdr_agent.sim.twilio import TwilioStandIn
 from sdr_agent.sim.twiml_reader import read_twiml
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
+from tests.live_call import live_twilio  # noqa: F401 (fixture: twilio)
 from tests.telephony.support import make_agent, make_number
 
 AGENT_NUMBER = "+15550009999"
@@ -35,15 +35,6 @@ def settings(settings: Settings) -> Settings:
     settings.security.ws_max_frames_per_s = 100
     settings.security.ws_max_frame_bytes = 16 * 1024
     return settings
-
-
-@pytest.fixture
-async def twilio(live_server: str, settings: Settings) -> AsyncIterator[TwilioStandIn]:
-    async with TwilioStandIn(
-        settings.twilio_account_sid, TWILIO_TOKEN, settings.public_base_url, target_base_url=live_server
-    ) as standin:
-        settings.twilio_api_base = standin.api_base
-        yield standin
 
 
 def _services(app: FastAPI) -> Services:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fastapi import FastAPI
+from tests.live_call import live_services  # noqa: F401 (fixture: services)
 from tests.telephony.support import FakeAgent, make_agent, make_number
 from typer.testing import CliRunner
 
@@ -14,7 +14,6 @@ from sdr_agent.cli import app as cli
 from sdr_agent.services import Services
 from sdr_agent.settings import Settings
 from sdr_agent.sim.twilio import TwilioStandIn
-from sdr_agent.storage.db import Database
 
 CALLEE = "+15551234567"
 
@@ -32,16 +31,6 @@ async def server_standin(
     ) as twilio:
         settings.twilio_api_base = twilio.api_base
         yield twilio
-
-
-@pytest.fixture
-async def services(settings: Settings, app: FastAPI, live_server: str) -> AsyncIterator[Services]:
-    """A second connection to the live server's database, for setting up records."""
-    database = Database(settings.database_url)
-    try:
-        yield Services(settings=settings, db=database)
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

@@ -4,42 +4,20 @@ endpoint with its per-call token → greeting heard → callbacks → conversati
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from tests.live_call import live_services, live_twilio  # noqa: F401 (fixtures: services, twilio)
 from tests.telephony.support import make_agent
 
 from sdr_agent.services import Services
 from sdr_agent.settings import Settings
 from sdr_agent.sim.caller_script import HangUp
 from sdr_agent.sim.twilio import TwilioStandIn
-from sdr_agent.storage.db import Database
 from sdr_agent.storage.repos import conversations as conversations_repo
 
 CALLEE = "+15551234567"
 
-
-@pytest.fixture
-async def services(settings: Settings, app: FastAPI, live_server: str) -> AsyncIterator[Services]:
-    database = Database(settings.database_url)
-    try:
-        yield Services(settings=settings, db=database)
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def twilio(live_server: str, settings: Settings) -> AsyncIterator[TwilioStandIn]:
-    async with TwilioStandIn(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token.get_secret_value(),
-        settings.public_base_url,
-        target_base_url=live_server,
-    ) as standin:
-        settings.twilio_api_base = standin.api_base
-        yield standin
 
 
 async def _place_call(live_server: str, agent_id: str) -> dict[str, str]:
