@@ -15,44 +15,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sdr_agent.dialogue.number_words import NUMBER_WORDS as _WORD_NUMBERS
 from sdr_agent.dialogue.speech_text import clean_for_speech
 
 log = logging.getLogger(__name__)
 
 _SENTENCE = re.compile(r"(?:[^.!?]|[.](?=\d))+(?:[.!?]+|$)")  # "99.9%" does not end a sentence
 _DIGITS = re.compile(r"\d+(?:[,.]\d+)*")
-_WORD_NUMBERS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "thousand": 1000,
-}
 # A spelled number is a claim only next to a unit ("twenty percent", "fifty dollars"); "one of our
 # customers" is not a figure.
 _SPELLED_FIGURE = re.compile(

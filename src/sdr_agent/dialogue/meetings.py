@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sdr_agent.dialogue.number_words import HOUR_WORDS as _HOUR_WORDS
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_ALIASES = {
     "mon": 0,
@@ -41,20 +43,6 @@ _MONTH_ALIASES = (
     | {name: index + 1 for index, name in enumerate(MONTHS)}
     | {"sept": 9}
 )
-_HOUR_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
 _MINUTE_WORDS = {
     "fifteen": 15,
     "thirty": 30,
