@@ -119,8 +119,8 @@ async def test_a_mid_sentence_pause_after_a_preposition_is_not_cut_off() -> None
 class SlowDialogue(ScriptedDialogue):
     """Retrieval or a tool takes ``delay_s`` before the first words of every reply."""
 
-    def __init__(self, delay_s: float) -> None:
-        super().__init__("Hi.", reply=lambda text: "The Team plan is 49 dollars.")
+    def __init__(self, delay_s: float, answer: str = "The Team plan is 49 dollars.") -> None:
+        super().__init__("Hi.", reply=lambda text: answer)
         self.delay_s = delay_s
 
     async def _events(self, text: str) -> Any:
@@ -129,10 +129,11 @@ class SlowDialogue(ScriptedDialogue):
             yield event
 
 
-async def _filler_call(delay_s: float, fillers: tuple[str, ...] = ("Sure.",), seconds: float = 6.0) -> tuple[
-    FakeTwilioLine, ScriptedDialogue
-]:
-    dialogue = SlowDialogue(delay_s)
+async def _filler_call(
+    delay_s: float, fillers: tuple[str, ...] = ("Sure.",), seconds: float = 6.0,
+    answer: str = "The Team plan is 49 dollars.",
+) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+    dialogue = SlowDialogue(delay_s, answer)
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_f", call_sid="CA_f",
@@ -160,6 +161,19 @@ async def test_a_slow_reply_starts_with_a_filler_instead_of_silence() -> None:
     spoken = [heard for heard, _ in dialogue.heard]
     assert spoken[-1].startswith("Sure.") and "49 dollars" in spoken[-1]
     assert _first_reply_heard_after(line, 2.4) - 2.4 < 0.5  # the filler, long before the 1.2 s answer
+
+
+@on_virtual_clock
+async def test_an_answer_opening_with_an_acknowledgement_does_not_repeat_the_filler() -> None:
+    _line, dialogue = await _filler_call(1.2, answer="Sure! The Team plan is 49 dollars.")
+    spoken = [heard for heard, _ in dialogue.heard][-1]
+    assert spoken.startswith("Sure. The Team plan") and spoken.count("Sure") == 1
+
+
+@on_virtual_clock
+async def test_a_quick_answer_keeps_its_own_acknowledgement() -> None:
+    _line, dialogue = await _filler_call(0.0, answer="Sure! The Team plan is 49 dollars.")
+    assert [heard for heard, _ in dialogue.heard][-1].startswith("Sure! The Team plan")
 
 
 @on_virtual_clock

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,15 @@ _Item = str | bytes | None  # a sentence, raw μ-law (DTMF tones), or the end ma
 HOLDING_PAUSE_S = 0.12
 # (id of the TTS engine, voice, text) → μ-law: engines live as long as the process, so the ids are stable.
 _FILLER_AUDIO: dict[tuple[int, str | None, str], bytes] = {}
+
+
+# An answer that opens with a bare acknowledgement right after a filler would say it twice ("Sure. Sure, the
+# Team plan is..." / "Sure. Great. ..."): once a filler has played, such an opening sentence is dropped.
+_BARE_ACKNOWLEDGEMENT = re.compile(
+    r"^\s*(?:sure|great|of course|absolutely|certainly|okay|ok|got it|good question|great question|"
+    r"that's a (?:good|great) question|happy to help|no problem)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +90,7 @@ class TurnSpeaker:
             out += pauses.feed(encoder.encode(chunk))
         return bytes(out + pauses.feed(encoder.flush()) + pauses.flush())
 
-    async def _filler_after(self, turn: AgentTurn, queue: asyncio.Queue[_Item | _Filler]) -> None:
+    async def _filler_after(self, queue: asyncio.Queue[_Item | _Filler], said: list[str]) -> None:
         """The fillers in order ("Sure." then "Let me check that for you." ...), each once the previous one
         has played and the answer is still not there: one filler and then seconds of silence would only
         move the gap (the caller takes the turn in it). Cancelled as soon as the answer's first sentence is
@@ -90,6 +100,7 @@ class TurnSpeaker:
             if not queue.empty():
                 return
             queue.put_nowait(_Filler(text))
+            said.append(text)
             while self._player.playout_end > self._clock() or not queue.empty():
                 await asyncio.sleep(0.02)
             await asyncio.sleep(HOLDING_PAUSE_S)
@@ -98,9 +109,11 @@ class TurnSpeaker:
         queue: asyncio.Queue[_Item | _Filler] = asyncio.Queue()
         synth = asyncio.create_task(self._synthesize(turn, queue))
         splitter = SentenceSplitter()
+        answer_started = False
+        fillers_said: list[str] = []
         # Only answers to a question get a filler ("Sure." before "Nice to meet you" would be odd).
         filler = (
-            asyncio.create_task(self._filler_after(turn, queue))
+            asyncio.create_task(self._filler_after(queue, fillers_said))
             if self._fillers and turn.answers_question else None
         )
         try:
@@ -110,6 +123,9 @@ class TurnSpeaker:
                     for sentence in splitter.feed(event.text):
                         if filler is not None:
                             filler.cancel()
+                        if not answer_started and fillers_said and _BARE_ACKNOWLEDGEMENT.match(sentence):
+                            continue
+                        answer_started = True
                         queue.put_nowait(sentence)
                 elif isinstance(event, ToolActivity):
                     turn.tool_calls.append(event.tool_call)
