@@ -76,6 +76,7 @@ class ServerProcess:
     log_path: Path
     cwd: Path
     proc: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()  # more ``serve`` options (e.g. ``--workers 2``)
 
     @property
     def url(self) -> str:
@@ -84,7 +85,7 @@ class ServerProcess:
     async def start(self) -> None:
         log = self.log_path.open("ab")
         cli = str(Path(sys.executable).parent / "sdr-agent")
-        cmd = [cli, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [cli, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         async with httpx.AsyncClient(trust_env=False, timeout=2.0) as http:

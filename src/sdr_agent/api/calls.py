@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from sdr_agent.api.deps import ServicesDep, require_api_key
 from sdr_agent.telephony.call_config import CallConfigError, TelephonyCallConfig, parse_call_config
+from sdr_agent.telephony.hangup import HangupError, hang_up_conversation
 from sdr_agent.telephony.outbound import (
     E164_PATTERN,
     CallSetupError,
@@ -106,6 +107,22 @@ async def twilio_outbound_call(body: TwilioOutboundBody, services: ServicesDep) 
         conversation_id=placed.conversation_id,
         callSid=placed.call_sid,
     )
+
+
+class HangupResponse(BaseModel):
+    conversation_id: str
+    call_sid: str
+    status: str
+
+
+@router.post("/conversations/{conversation_id}/hangup", response_model=HangupResponse)
+async def hang_up(conversation_id: str, services: ServicesDep) -> HangupResponse:
+    """Put down a live phone call, whichever worker or replica holds its media stream (Twilio stops it)."""
+    try:
+        done = await hang_up_conversation(services, conversation_id)
+    except HangupError as exc:
+        raise HTTPException(status_code=exc.status_code, detail=exc.detail) from exc
+    return HangupResponse(conversation_id=done.conversation_id, call_sid=done.call_sid, status="completing")
 
 
 def _call_config(data: dict[str, Any] | None) -> TelephonyCallConfig:

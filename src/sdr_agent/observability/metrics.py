@@ -19,6 +19,7 @@ argument or the log context ``bind_call`` set); with a single app in the process
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from sdr_agent.logs import current_call
+from sdr_agent.observability.shared import LiveSnapshot, combine, multiprocess_dir, read_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,8 @@ class AppMetrics:
         # Every replica serves its own numbers; this names the process (the scraper adds its address too),
         # so series from several replicas are told apart and summed on purpose, never by accident.
         self.process_info = Gauge(
-            "sdr_process_info", "This server process (always 1).", ["instance_id"], registry=self.registry
+            "sdr_process_info", "This server process (always 1).", ["instance_id"], registry=self.registry,
+            multiprocess_mode="liveall",  # with several workers: one series per worker still running
         )
         self.process_info.labels(instance_id=instance_id or "unnamed").set(1)
         self._live_calls = live_calls
@@ -82,6 +85,8 @@ class AppMetrics:
         self._finished: dict[str, int] = dict.fromkeys(CALL_COUNTERS, 0)
         self._calls_ended = 0
         self._ended_sids: set[str] = set()
+        # Set when this process is one of several workers (``observability.shared``).
+        self.shared_dir = multiprocess_dir()
         self.stage_latency = Histogram(
             "sdr_turn_stage_latency_seconds",
             "Agent turn stages, seconds since the caller's end of speech.",
@@ -108,7 +113,9 @@ class AppMetrics:
             "sdr_echo_ignored", "Onsets recognised as the agent's own echo.", registry=self.registry
         )
         self.webhook_backlog = Gauge(
-            "sdr_webhook_backlog", "Webhook deliveries not yet delivered.", ["status"], registry=self.registry
+            "sdr_webhook_backlog", "Webhook deliveries not yet delivered.", ["status"],
+            # Several workers: it is read from the shared database, so the latest read is the truth.
+            registry=self.registry, multiprocess_mode="mostrecent",
         )
         for status in BACKLOG_STATUSES:
             self.webhook_backlog.labels(status=status).set(0)
@@ -145,6 +152,7 @@ class AppMetrics:
                 value = _number(stats.get(field))
                 if value is not None and value > 0:
                     self._finished[field] += int(value)
+        self.publish()
 
     def set_webhook_backlog(self, counts: Mapping[str, int]) -> None:
         for status in BACKLOG_STATUSES:
@@ -157,7 +165,35 @@ class AppMetrics:
             return False
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        # Several workers: the library's files of every worker, plus every worker's live snapshot.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(self.shared_dir))  # type: ignore[no-untyped-call]
+        registry.register(_SharedLiveCollector(self))
+        return generate_latest(registry)
+
+    def snapshot(self) -> LiveSnapshot:
+        active, totals, ended = self.call_counters()
+        fallbacks = {"\0".join(key): count for key, count in self.fallback_counts().items()}
+        return LiveSnapshot(pid=os.getpid(), active=active, ended=ended, totals=totals, fallbacks=fallbacks)
+
+    def publish(self, *, final: bool = False) -> LiveSnapshot | None:
+        """Write this worker's snapshot for the others (no-op with one process). ``final``: it is exiting,
+        so its calls no longer count as active."""
+        if self.shared_dir is None:
+            return None
+        try:
+            snap = self.snapshot()
+        except Exception:
+            log.exception("reading live call counters failed")
+            return None
+        if final:
+            snap.active = 0
+        snap.write(self.shared_dir)
+        return snap
 
     # ------------------------------------------------------------ scrape-time reads
     def call_counters(self) -> tuple[int, dict[str, int], int]:
@@ -205,20 +241,48 @@ class _LiveCollector:
         except Exception:
             log.exception("reading live call counters failed")
             active, totals, ended = 0, dict.fromkeys(CALL_COUNTERS, 0), 0
-        yield GaugeMetricFamily("sdr_active_calls", "Calls with a live media stream.", value=active)
-        yield CounterMetricFamily("sdr_calls_ended", "Calls whose media stream has ended.", value=ended)
-        for field, (name, help_text) in CALL_COUNTERS.items():
-            yield CounterMetricFamily(name, help_text, value=totals[field])
-        fallbacks = CounterMetricFamily(
-            "sdr_engine_fallbacks", "Switches from a failing engine to the next one.",
-            labels=["kind", "from_engine", "to_engine"],
-        )
         try:
-            for (kind, source, target), count in sorted(metrics.fallback_counts().items()):
-                fallbacks.add_metric([kind, source, target], count)
+            fallbacks = metrics.fallback_counts()
         except Exception:
             log.exception("reading engine fallbacks failed")
-        yield fallbacks
+            fallbacks = {}
+        yield from _live_families(active, totals, ended, fallbacks)
+
+
+class _SharedLiveCollector:
+    """The live values summed over every worker: this one's fresh, the others' latest snapshots."""
+
+    def __init__(self, metrics: AppMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self._metrics
+        own = metrics.publish() or LiveSnapshot(pid=os.getpid())
+        assert metrics.shared_dir is not None
+        total = combine([own, *read_snapshots(metrics.shared_dir, own.pid)])
+        totals = {field: total.totals.get(field, 0) for field in CALL_COUNTERS}
+        fallbacks: dict[tuple[str, str, str], int] = {}
+        for key, count in total.fallbacks.items():
+            parts = key.split("\0")
+            if len(parts) == 3:
+                fallbacks[(parts[0], parts[1], parts[2])] = count
+        yield from _live_families(total.active, totals, total.ended, fallbacks)
+
+
+def _live_families(
+    active: int, totals: Mapping[str, int], ended: int, fallback_counts: Mapping[tuple[str, str, str], int]
+) -> Iterator[Metric]:
+    yield GaugeMetricFamily("sdr_active_calls", "Calls with a live media stream.", value=active)
+    yield CounterMetricFamily("sdr_calls_ended", "Calls whose media stream has ended.", value=ended)
+    for field, (name, help_text) in CALL_COUNTERS.items():
+        yield CounterMetricFamily(name, help_text, value=totals[field])
+    fallbacks = CounterMetricFamily(
+        "sdr_engine_fallbacks", "Switches from a failing engine to the next one.",
+        labels=["kind", "from_engine", "to_engine"],
+    )
+    for (kind, source, target), count in sorted(fallback_counts.items()):
+        fallbacks.add_metric([kind, source, target], count)
+    yield fallbacks
 
 
 def _number(value: object) -> float | None:
