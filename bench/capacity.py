@@ -295,6 +295,15 @@ async def run(
     script = await caller_script()
     results = {}
     for phase in phases:
+        if phase == "offline":
+            # Replies against p50/p95 targets, callers in voices not the agent's: bench/capacity_offline.py
+            # (#15.2). Imported here: that module imports this one.
+            from bench.capacity_offline import LEVELS as OFFLINE_LEVELS
+            from bench.capacity_offline import run_offline_phase
+
+            results[phase] = await run_offline_phase(settle_s, window_s, server_args, server_log,
+                                                     OFFLINE_LEVELS)
+            continue
         results[phase] = await run_phase(phase, LEVELS[phase], settle_s, window_s, script, server_args,
                                          server_log)
     standin = results.get("standin", {}).get("calls_held")
