@@ -43,6 +43,18 @@ def test_finals_go_before_partials_and_partials_do_not_ride_with_finals() -> Non
     assert step(worker) == []
 
 
+def test_interim_work_is_batched_less_than_finals() -> None:
+    worker: FairWorker[Job, str] = FairWorker("test", lambda jobs: [j.name for j in jobs], max_batch=4,
+                                              max_later_batch=2, threaded=False)
+    for owner in "abc":
+        worker.submit(owner, Job(f"{owner}-partial"), Priority.LATER)
+    assert step(worker) == ["a-partial", "b-partial"]
+    for owner in "xyz":
+        worker.submit(owner, Job(f"{owner}-final"))
+    assert step(worker) == ["x-final", "y-final", "z-final"]
+    assert step(worker) == ["c-partial"]
+
+
 def test_a_promoted_partial_is_served_with_the_finals() -> None:
     worker = make_worker()
     worker.submit("a", Job("a-other"), Priority.LATER)

@@ -12,7 +12,8 @@ served first-in first-out:
   second long one while a short job of the same priority waits. With round robin this bounds what long
   utterances cost a short one from another call: the unit in progress plus at most one long unit.
 - Batching: when ``max_batch`` > 1 a short head takes other short jobs of the same priority along (oldest
-  served owners first) and ``run_batch`` gets them together (CTranslate2 decodes a batch in one pass).
+  served owners first) and ``run_batch`` gets them together (CTranslate2 decodes a batch in one pass);
+  ``max_later_batch`` keeps batches of interim work smaller, since a final waits for the one in progress.
 
 ``batches`` records, for tests and diagnosis, which tickets ran together and in what order.
 """
@@ -72,6 +73,7 @@ class FairWorker(Generic[P, R]):
         run_batch: Callable[[Sequence[P]], Sequence[R | BaseException]],
         *,
         max_batch: int = 1,
+        max_later_batch: int | None = None,
         is_long: Callable[[P], bool] | None = None,
         threaded: bool = True,
     ) -> None:
@@ -79,6 +81,8 @@ class FairWorker(Generic[P, R]):
             raise ValueError("max_batch must be at least 1")
         self.name = name
         self.max_batch = max_batch
+        # Interim work batches less: a final that arrives just after it started waits for all of it.
+        self.max_later_batch = min(max_batch, max_later_batch or max_batch)
         self._run_batch = run_batch
         self._is_long = is_long or (lambda _payload: False)
         self._queue: list[Ticket[P, R]] = []
@@ -136,8 +140,9 @@ class FairWorker(Generic[P, R]):
             head = live[0]
             batch = [head]
             if not head.long:
+                limit = self.max_batch if head.priority is Priority.URGENT else self.max_later_batch
                 for ticket in live[1:]:
-                    if len(batch) >= self.max_batch:
+                    if len(batch) >= limit:
                         break
                     if not ticket.long and ticket.priority == head.priority:
                         batch.append(ticket)

@@ -32,6 +32,7 @@ WHISPER_RATE = 16000
 # Short clips decoded together at most: the encoder's cost grows with the batch (~75-100 ms per clip on
 # 2 cores), so a bigger batch only makes its first clip later; 4 covers the calls one process answers.
 MAX_BATCH = 4
+MAX_PARTIAL_BATCH = 2  # a final arriving just after a batch of partials started waits for all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,8 @@ class SharedWhisper:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self.worker: FairWorker[Clip, Recognition] = FairWorker(
-            "whisper", self.recognise_batch, max_batch=MAX_BATCH, is_long=self._is_long
+            "whisper", self.recognise_batch, max_batch=MAX_BATCH, max_later_batch=MAX_PARTIAL_BATCH,
+            is_long=self._is_long,
         )
 
     def submit(self, owner: Hashable, pcm: PCM16, sample_rate: int, priority: Priority) -> Ticket[
