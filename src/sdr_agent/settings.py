@@ -74,6 +74,8 @@ class VADSettings(BaseModel):
     provider: Literal["silero", "webrtc", "fake"] = "silero"
     threshold: float = 0.5
     webrtc_aggressiveness: int = 2
+    # Silero runs only once a frame reaches this RMS (then until the line is quiet again); 0 = every frame.
+    silero_gate_rms: float = Field(default=40.0, ge=0.0)
 
 
 class BargeInSettings(BaseModel):

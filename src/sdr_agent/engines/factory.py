@@ -93,7 +93,12 @@ def build_vad_factory(settings: VADSettings) -> VADFactory:
         return webrtc
     from sdr_agent.engines.local.vad import SileroVAD
 
-    return SileroVAD
+    gate_rms = settings.silero_gate_rms
+
+    def silero() -> VoiceActivityDetector:
+        return SileroVAD(8000, gate_rms=gate_rms)
+
+    return silero
 
 
 def build_stt(settings: STTSettings, vad: VADSettings | None = None) -> SpeechToText:

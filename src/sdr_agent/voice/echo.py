@@ -27,7 +27,8 @@ class EchoCanceller:
         self._min_explained = min_explained
         self._confident_share = confident_share
         self._tracked_lag: int | None = None
-        self._lag_tolerance = 16  # 2 ms of jitter in the echo path        self.last_gain = 0.0
+        self._lag_tolerance = 16  # 2 ms of jitter in the echo path
+        self.last_gain = 0.0
         self.last_delay_ms = 0.0
 
     def _index(self, t: float) -> int:
@@ -52,13 +53,12 @@ class EchoCanceller:
         self._ref[np.arange(start, end) % self._size] = 0.0
 
     def _window(self, start: int, end: int) -> NDArray[np.float32]:
-        out = self._ref[np.arange(start, end) % self._size].copy()
         if self._written_until is None:
             return np.zeros(end - start, dtype=np.float32)
-        beyond = np.arange(start, end) >= self._written_until
-        out[beyond] = 0.0
-        too_old = np.arange(start, end) < self._written_until - self._size
-        out[too_old] = 0.0
+        positions = np.arange(start, end)
+        out = self._ref[positions % self._size]  # fancy indexing: already a copy
+        # Zero what was never written (beyond) and what the ring has overwritten since (too old).
+        out[(positions >= self._written_until) | (positions < self._written_until - self._size)] = 0.0
         return out
 
     def active(self, now: float) -> bool:
@@ -71,14 +71,14 @@ class EchoCanceller:
         """Return the frame with the agent's echo removed (unchanged when there is no echo)."""
         if not self.active(received_at):
             return frame
+        x = frame.astype(np.float32)
+        x_energy = float(np.dot(x, x))
+        if x_energy <= 1.0:
+            return frame  # a silent frame has no echo to remove: skip the reference gather and correlation
         n = len(frame)
         end = self._index(received_at)
         start = end - n - self._max_delay
         window = self._window(start, end + n)
-        x = frame.astype(np.float32)
-        x_energy = float(np.dot(x, x))
-        if x_energy <= 1.0:
-            return frame
         corr = np.correlate(window, x, mode="valid")
         squares = np.concatenate(([0.0], np.cumsum(window.astype(np.float64) ** 2)))
         seg_energy = squares[n:] - squares[:-n]

