@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck serve bench clean fuzz
+.PHONY: demo test lint typecheck serve bench clean fuzz bench-peers peers-venv
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -40,6 +40,23 @@ bench: $(DEV_STAMP)
 	bash scripts/espeak-for-bench.sh
 	$(BIN)/sdr-agent bench latency
 	$(BIN)/sdr-agent bench bargein
+
+# Pipecat side by side with our server (bench/peers.py). Pipecat lives in its own venv so the product's
+# dependencies stay clean; the stamp makes the venv step idempotent. Not part of CI or `make test`.
+PEERS_VENV := bench/.venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+$(PEERS_STAMP): bench/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/pip install -q -r bench/peers/requirements.txt
+	touch $@
+
+peers-venv: $(PEERS_STAMP)
+
+bench-peers: $(DEV_STAMP) $(PEERS_STAMP)
+	bash scripts/espeak-for-bench.sh
+	$(BIN)/sdr-agent bench peers
 
 # The long schemathesis run (all phases: examples, coverage, fuzzing, stateful); `make test` runs a short one.
 fuzz: $(DEV_STAMP)

@@ -1,4 +1,4 @@
-"""`sdr-agent bench latency|bargein|capacity|rag`: the benchmarks in the checkout's ``bench/`` folder.
+"""`sdr-agent bench latency|bargein|capacity|rag|peers`: the benchmarks in the checkout's ``bench/`` folder.
 
 Each runs as its own Python process (the benchmarks start servers, engines and subprocesses of their own),
 prints a table and one JSON line, and writes ``bench/results/<name>.json``. The exit code is the script's.
@@ -56,6 +56,29 @@ def capacity(
 ) -> None:
     """Concurrent calls one server process holds before agent audio pacing breaks."""
     _run("capacity.py", ["--phases", phases, "--settle", str(settle), "--window", str(window)])
+
+
+@app.command()
+def peers(
+    voices: int = typer.Option(4, min=1, max=4, help="caller voices, one call per stack each"),
+    levels: str = typer.Option("1,2,4,6,8,12,16,24", help="capacity ramp levels ('' skips the ramp)"),
+    turn: str = typer.Option("default", help="Pipecat's VAD/end of turn: 'default' or 'matched' to ours"),
+) -> None:
+    """Our server and Pipecat side by side on the same call (`make peers-venv` once installs Pipecat)."""
+    if turn not in ("default", "matched"):
+        raise typer.BadParameter("takes 'default' or 'matched'", param_hint="--turn")
+    _run("peers.py", ["--voices", str(voices), "--levels", levels, "--turn", turn])
+
+
+@app.command()
+def soak(
+    calls: int = typer.Option(0, min=0, help="concurrent calls (0: 80 % of the measured stand-in capacity)"),
+    minutes: float = typer.Option(30.0, min=0.5, help="how long the load is held"),
+    call_seconds: float = typer.Option(60.0, min=10.0, help="mean call length; ended calls are replaced"),
+) -> None:
+    """Constant load over time: server RSS growth after warm-up, calls lost, every conversation stored."""
+    args = ["--minutes", str(minutes), "--call-seconds", str(call_seconds)]
+    _run("soak.py", [*args, "--calls", str(calls)] if calls else args)
 
 
 @app.command()
