@@ -68,8 +68,8 @@ class SileroVAD:
             # frame gets (nearly) the probability it would have had, on the same frame.
             earlier = gate.preroll()
             self._clear()
+            self._window_buf[:] = 0.0
             self._filled = (start - sum(len(frame) for frame in earlier)) % self.window
-            self._window_buf[: self._filled] = 0.0
             for frame in earlier:
                 self._score(frame)
         prob = self._score(pcm)
@@ -88,9 +88,12 @@ class SileroVAD:
             offset += take
             if self._filled == window:
                 self._filled = 0
-                self._last = float(self._infer(self._handle, self._window_arg, window))
-                self.windows_run += 1
+                self._run_window()
         return self._last
+
+    def _run_window(self) -> None:
+        self._last = float(self._infer(self._handle, self._window_arg, self.window))
+        self.windows_run += 1
 
     def _clear(self) -> None:
         self._model.reset()
