@@ -79,8 +79,12 @@ def serve(
     DrainingServer(config, app, grace).run()
 
 
-def serve_workers(settings: Settings, host: str, port: int, workers: int, *, insecure_dev: bool) -> None:
-    """N worker processes on one socket under uvicorn's supervisor (``cli.workers`` says what they share)."""
+def serve_workers(
+    settings: Settings, host: str, port: int, workers: int, *, insecure_dev: bool,
+    app_factory: str = multi.WORKER_APP, log_level: str | None = None, access_log: bool = True,
+) -> None:
+    """N worker processes on one socket under uvicorn's supervisor (``cli.workers`` says what they share).
+    ``app_factory``: the import string of the workers' app factory (the capacity bench passes its own)."""
     from uvicorn.supervisors import Multiprocess
 
     asyncio.run(multi.prepare_shared_once(settings))
@@ -88,7 +92,8 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int, *, ins
     os.environ[multi.INSECURE_DEV_ENV] = "1" if insecure_dev else "0"
     grace = settings.resilience.shutdown_grace_s
     config = uvicorn.Config(
-        multi.WORKER_APP, factory=True, host=host, port=port, workers=workers, log_config=None,
+        app_factory, factory=True, host=host, port=port, workers=workers,
+        log_config=None, log_level=log_level, access_log=access_log,
         ws="websockets-sansio", server_header=False, timeout_graceful_shutdown=max(1, round(grace / 2)),
         # The supervisor kills a worker that does not answer its ping in time; a fresh interpreter loading
         # the models on a busy machine takes far longer than uvicorn's 5 s default, and would be killed
