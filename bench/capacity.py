@@ -382,6 +382,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="extra capacity_server.py flag for diagnosis, e.g. --server-arg=--gc-log")
     args = parser.parse_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if phases and all(p.startswith("workers") for p in phases):
+        from bench.capacity_workers import main as workers_main  # serve --workers N: 1 vs 2 workers
+
+        workers_main(argv)
+        return
     if not phases or any(p not in LEVELS for p in phases):
         parser.error(f"--phases takes {', '.join(LEVELS)}")
     if args.settle < 0 or args.window < 2:
