@@ -5,8 +5,9 @@ likely: once the call's media socket is live in one worker (found from the metri
 worker that holds an active call), that worker is paused (SIGSTOP) and everything else must be answered by
 the other: the replayed stream token is refused, ``/metrics`` still counts the paused worker's live call, and
 the REST hang-up reaches the call through Twilio. Then the paused worker resumes, the call ends, the post-call
-webhook is delivered exactly once while both workers poll the outbox, every scrape agrees on the totals, and
-SIGTERM drains each worker.
+webhook is delivered exactly once while both workers poll the outbox, every scrape agrees on the totals, a
+signed realtime URL issued by one worker is good once on the other and then on neither, and SIGTERM drains
+each worker.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from sdr_agent.sim.caller_script import CallerScript
 from sdr_agent.sim.twilio import TwilioStandIn
@@ -42,6 +46,8 @@ pytestmark = pytest.mark.postgres
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "e5" * 16, "global-token-" + "7" * 19
 PROSPECT = "+15553334444"
+REALTIME_INIT = json.dumps({"type": "conversation_initiation_client_data",
+                            "conversation_config_override": {"conversation": {"text_only": True}}})
 
 
 def _snapshots(metrics_dir: Path) -> dict[int, dict[str, object]]:
@@ -53,6 +59,26 @@ def _snapshots(metrics_dir: Path) -> dict[int, dict[str, object]]:
             continue
         found[int(data["pid"])] = data
     return found
+
+
+@contextlib.contextmanager
+def _paused(pid: int) -> Iterator[None]:
+    """Only the other worker accepts connections meanwhile (keep it short: the supervisor pings workers)."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _realtime_first(url: str) -> tuple[str | None, int | None]:
+    """The realtime socket's first message after our initiation, or its close code when it refuses."""
+    with connect(url, open_timeout=10, close_timeout=2) as ws:
+        try:
+            ws.send(REALTIME_INIT)
+            return str(ws.recv(timeout=10)), None
+        except ConnectionClosed as closed:
+            return None, closed.rcvd.code if closed.rcvd else None
 
 
 def _value(text: str, series: str) -> float | None:
@@ -137,13 +163,10 @@ async def test_two_workers_share_tokens_outbox_metrics_and_call_control(
                 await wait_until(lambda: owner() is not None, timeout=10)
                 holder = owner()
                 assert holder is not None and holder in workers
-                os.kill(holder, signal.SIGSTOP)  # from here on only the other worker answers
-                try:
+                with _paused(holder):  # from here on only the other worker answers
                     replay = await standin.replay_stream(call_sid, wait_s=2.0)
                     scrape = (await api.get("/metrics")).text
                     hangup = await api.post(f"/v1/convai/conversations/{conversation_id}/hangup")
-                finally:
-                    os.kill(holder, signal.SIGCONT)
                 assert replay.close_code == 1008 and replay.events_received == [], replay
                 # The paused worker's call, counted by the worker that answered.
                 assert _value(scrape, "sdr_active_calls") == 1.0
@@ -172,6 +195,20 @@ async def test_two_workers_share_tokens_outbox_metrics_and_call_control(
                 assert len(receiver.events_for(conversation_id)) == 1
                 shown = (await api.get(f"/v1/convai/conversations/{conversation_id}")).json()
                 assert shown["status"] in ("processing", "done")
+
+                # A signed realtime URL issued by one worker is good once on the other, then on neither.
+                first, second = workers
+                with _paused(first):
+                    signed = (await api.get("/v1/convai/conversation/get-signed-url",
+                                            params={"agent_id": agent_id})).json()["signed_url"]
+                with _paused(second):
+                    opened = await asyncio.to_thread(_realtime_first, signed)
+                    reused_same = await asyncio.to_thread(_realtime_first, signed)
+                with _paused(first):
+                    reused_other = await asyncio.to_thread(_realtime_first, signed)
+                assert opened[0] is not None
+                assert json.loads(opened[0])["type"] == "conversation_initiation_metadata"
+                assert reused_same == (None, 1008) and reused_other == (None, 1008)
 
             await server.terminate(timeout=30)
         drained = server.log_path.read_text().count("SIGTERM: calls drained")
