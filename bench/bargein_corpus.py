@@ -267,15 +267,20 @@ def _pick(items: list[T], count: int, rng: random.Random) -> list[T]:
     return [items[int(offset + i * step)] for i in range(count)]
 
 
-def build_corpus(plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int16]]) -> list[Stimulus]:
-    """The labelled stimuli. ``speech`` comes from ``render_speech`` for INTERRUPTIONS + BACKCHANNELS."""
+def build_corpus(
+    plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int16]], *,
+    interruptions: Sequence[str] = INTERRUPTIONS, backchannels: Sequence[str] = BACKCHANNELS,
+    prefix: str = "",
+) -> list[Stimulus]:
+    """The labelled stimuli. ``speech`` comes from ``render_speech`` for ``interruptions`` + ``backchannels``;
+    ``prefix`` keeps the ids of a second (held-out) corpus apart from the first."""
     rng = random.Random(plan.seed)
     np_rng = np.random.default_rng(plan.seed)
     reference = dbfs_to_rms(REFERENCE_DBFS)
     stimuli: list[Stimulus] = []
     voice_names = sorted({voice for _, voice in speech}) or [v.name for v in VOICES]
     spoken: tuple[tuple[StimulusClass, tuple[str, ...]], ...] = (
-        ("interruption", INTERRUPTIONS), ("backchannel", BACKCHANNELS)
+        ("interruption", tuple(interruptions)), ("backchannel", tuple(backchannels))
     )
     for label, texts in spoken:
         design = [item for item in itertools.product(plan.snrs_db, texts, voice_names) if item[1:] in speech]
@@ -287,7 +292,7 @@ def build_corpus(plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int1
             clip = band_pass((real_length(raw) if label == "backchannel" else raw).astype(np.float64))
             pcm = to_pcm16(scale_to(clip, reference * 10 ** (gain / 20)))
             stimuli.append(Stimulus(
-                f"{label}-{len(stimuli):03d}", label, text, snr, pcm,
+                f"{prefix}{label}-{len(stimuli):03d}", label, text, snr, pcm,
                 voice=voice, gain_db=round(gain, 2), noise_seed=rng.randrange(2**31),
             ))
     design_ns = list(itertools.product(plan.snrs_db, NON_SPEECH))
@@ -298,13 +303,14 @@ def build_corpus(plan: CorpusPlan, speech: dict[tuple[str, str], NDArray[np.int1
         sound = non_speech_sound(kind, np_rng)
         pcm = to_pcm16(scale_to(sound, reference * 10 ** (gain / 20)))
         stimuli.append(Stimulus(
-            f"non_speech-{len(stimuli):03d}", "non_speech", kind, snr, pcm,
+            f"{prefix}non_speech-{len(stimuli):03d}", "non_speech", kind, snr, pcm,
             gain_db=round(gain, 2), noise_seed=rng.randrange(2**31),
         ))
     snrs = list(plan.snrs_db)
     for index in range(plan.echo):
         stimuli.append(Stimulus(
-            f"echo-{len(stimuli):03d}", "echo", "echo", snrs[index % len(snrs)], np.zeros(0, dtype=np.int16),
+            f"{prefix}echo-{len(stimuli):03d}", "echo", "echo", snrs[index % len(snrs)],
+            np.zeros(0, dtype=np.int16),
             echo_attenuation_db=round(rng.uniform(15.0, 25.0), 1), echo_delay_ms=round(rng.uniform(100, 250)),
             noise_seed=rng.randrange(2**31),
         ))

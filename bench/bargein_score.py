@@ -51,6 +51,7 @@ class TrialOutcome:
     full_level_ms: float | None = 0.0  # onset → back to full level (0: never yielded; None: never came back)
     clears: int = 0
     replied_to: str = ""  # what the agent answered (the recogniser's words), for reading failures
+    trail: str = ""  # the barge-in decisions, "ms after onset: event", for reading failures
 
     @property
     def carried_on_unheard(self) -> bool:

@@ -212,6 +212,7 @@ class TrialTrace:
     holds: int = 0
     resumes: int = 0
     late_ticks_ms: list[float] = field(default_factory=list)  # how late the caller's clock ran
+    trail: list[tuple[int, str]] = field(default_factory=list)  # the barge-in decisions, (tick, event)
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ async def _run_trial(stimulus: Stimulus, detector: str, engines: TrialEngines) -
         trace.interruptions = session.stats.interruptions
         trace.holds = session.stats.bargein_holds
         trace.resumes = session.stats.resumes
+        trace.trail = [(tick_of(at), event) for at, event in session.interruptions.trail]
     finally:
         await session.finish(ended_ok=True, reason="trial over")
     return trace

@@ -23,14 +23,17 @@ OPENING = (
 ONSET = 2.0
 
 
-async def call(transcripts: list[str], caller_ms: float, seconds: float = 12.0, **config: Any) -> tuple[
+async def call(
+    transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1, **config: Any
+) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_tt", call_sid="CA_tt",
-        deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=200.0, claim_after_ms=20.0),
+        deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=200.0, claim_after_ms=20.0,
+                                     partial_words=stt_partial_words),
                          tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
         transport=line, clock=lambda: asyncio.get_running_loop().time(),
@@ -100,14 +103,18 @@ async def test_a_misheard_hum_is_carried_through_ducked_not_silenced_nor_answere
 
 
 @on_virtual_clock
-async def test_a_long_real_backchannel_costs_at_most_a_short_pause_and_no_clear() -> None:
-    # People's "right, right" runs 600-830 ms: past the duck window the agent goes quiet, then carries on.
+async def test_a_long_real_backchannel_is_carried_through_at_full_level_within_700_ms() -> None:
+    # People's "right, right" runs 600-830 ms, longer than the duck window, and Whisper hears "No.": with no
+    # interruption words the agent is back to full level by 700 ms, never silent, no clear, no answer.
     _session, line, sink, dialogue = await call(["No."], caller_ms=800.0)
     heard = levels(line)
     assert line.clears == []
-    assert 0 < longest_pause_ms(heard, ONSET + 2.0) <= 300
+    assert yield_ms(heard) <= 150
+    assert longest_pause_ms(heard, ONSET + 2.0) <= 60
+    assert full_level_again_ms(heard) <= 700
     agent = next(t for t in sink.turns if t.role == "agent")
     assert agent.interrupted is False and agent.message == OPENING
+    assert agent.metrics["backchannels"] == 1
     assert dialogue.user_turns == []
 
 
@@ -121,15 +128,97 @@ async def test_a_short_stop_is_caught_by_its_words_and_answered() -> None:
 
 
 @on_virtual_clock
-async def test_a_long_interruption_goes_silent_early_and_is_answered() -> None:
-    _session, line, sink, dialogue = await call(["Can I ask about the price for a team"], caller_ms=1500.0)
+async def test_an_interruption_that_opens_with_stop_words_goes_silent_early_and_is_answered() -> None:
+    _session, line, sink, dialogue = await call(["Wait how much is the team plan"], caller_ms=1500.0,
+                                                stt_partial_words=3)
     heard = levels(line)
     assert yield_ms(heard) <= 150
     last_full = max(t for t, _ in heard if t < ONSET + 1.4)
     assert last_full - ONSET <= 0.7  # silent within 700 ms of the onset
     assert line.clears
+    assert dialogue.user_turns == ["Wait how much is the team plan"]
+    assert any("49 dollars" in (t.message or "") for t in sink.turns if t.role == "agent")
+
+
+@on_virtual_clock
+async def test_speech_longer_than_any_backchannel_is_an_interruption_whatever_its_words() -> None:
+    # No stop words in the partial ("Can"): presumed a backchannel at the duck window's end, but a voice still
+    # going past people's longest backchannels stops the agent all the same, and is answered.
+    _session, line, sink, dialogue = await call(["Can I ask about the price for a team"], caller_ms=1500.0)
+    heard = levels(line)
+    assert yield_ms(heard) <= 150
+    last_heard = max(t for t, _ in heard if t < ONSET + 1.6)
+    assert 0.7 < last_heard - ONSET <= 1.1
+    assert line.clears
     assert dialogue.user_turns == ["Can I ask about the price for a team"]
     assert any("49 dollars" in (t.message or "") for t in sink.turns if t.role == "agent")
+
+
+@on_virtual_clock
+async def test_stop_words_heard_after_the_agent_came_back_to_full_level_still_stop_it_at_once() -> None:
+    # The recogniser is slow: "Wait" arrives 650 ms into the caller's speech, after the agent presumed a
+    # backchannel and came back to full level. It stops then, not at the length limit.
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_tt3", call_sid="CA_tt3",
+        deps=SessionDeps(stt=FakeSTT(["Wait what does the team plan cost"], partial_after_ms=650.0,
+                                     claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, voiced_signal(220.0, 1500.0))
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    heard = levels(line)
+    assert full_level_again_ms(heard) <= 700  # presumed a backchannel first
+    last_heard = max(t for t, _ in heard if t < ONSET + 1.6)
+    assert last_heard - ONSET <= 0.8  # stopped by its words, well before the 1 s length limit
+    assert line.clears
+    assert dialogue.user_turns == ["Wait what does the team plan cost"]
+
+
+@on_virtual_clock
+async def test_a_sound_that_goes_on_after_a_long_backchannel_stays_ducked_and_is_an_interruption() -> None:
+    # 600 ms presumed a backchannel, a 250 ms pause, then more: one sound from its first onset, ducked (not
+    # full level again) while it goes on, and stopped at the length limit (1.4 s here, to hear the duck).
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_tt4", call_sid="CA_tt4",
+        deps=SessionDeps(stt=FakeSTT(["Yes", "so the team plan is what"], partial_after_ms=200.0,
+                                     claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"], interrupt_ms=1400.0), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, voiced_signal(220.0, 600.0))
+    timeline.add(ONSET + 0.85, voiced_signal(220.0, 1200.0))
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    heard = levels(line)
+    reference = reference_level(heard)
+    last_heard = max(t for t, _ in heard if t < ONSET + 2.0)
+    assert last_heard - ONSET <= 1.5
+    during = [lv for t, lv in heard if ONSET + 1.0 <= t <= last_heard]
+    assert during and max(during) <= reference / 10 ** 0.5  # ducked ≥ 10 dB from the second onset on
+    assert line.clears
+    assert dialogue.user_turns == ["Yes so the team plan is what"]
 
 
 @on_virtual_clock

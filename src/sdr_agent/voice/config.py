@@ -14,8 +14,12 @@ from sdr_agent.voice.end_of_turn import TIMINGS, Eagerness, EndOfTurnTiming, eag
 from sdr_agent.voice.energy import EnergyConfig
 from sdr_agent.voice.ports import CallControl, CallRecordSink
 
+# Words that make a sound over the agent an interruption as soon as they are recognised (explicit stops, and
+# the openers people use to take the turn); any other word never does (voice/interruption.py).
 DEFAULT_STOP_PHRASES = ("stop", "wait", "hold on", "hang on", "excuse me", "sorry", "one second",
-                        "one moment", "shut up", "not interested", "no no")
+                        "one moment", "shut up", "not interested", "no no", "actually", "what about",
+                        "how about", "how much", "question", "can i ask", "who is this", "who's this",
+                        "no thanks", "no thank you", "not now", "call me later", "listen")
 
 
 DEFAULT_FILLERS = ("Sure.", "Let me check that for you.", "Just a moment.")
@@ -52,11 +56,15 @@ class SessionConfig:
     backchannels: list[str] = field(default_factory=list)
     # Backchannel or interruption (voice/interruption.py); per agent under conversation_config "turn".
     duck_db: float = 14.0  # how much quieter the agent gets at a caller's onset
-    end_pause_ms: float = 100.0  # a pause (VAD or noise-floor quiet) this long ends a backchannel
-    backchannel_max_ms: float = 560.0  # still voiced this long after the onset: the agent goes silent
-    interrupt_ms: float = 1100.0  # still voiced this long: an interruption (clear, answer)
+    end_pause_ms: float = 80.0  # a pause (VAD or noise-floor quiet) this long ends a backchannel
+    # Still voiced this long, no stop words: presumed a backchannel, back to full level (heard ~80-140 ms
+    # later, so "mm-hmm, sure" is carried through at full level within 700 ms of its onset).
+    backchannel_max_ms: float = 500.0
+    interrupt_ms: float = 1000.0  # still voiced this long: an interruption (clear, answer)
     merge_gap_ms: float = 400.0  # a new onset this soon after a let-pass sound continues it
-    words_wait_ms: float = 600.0  # a short sound keeps the agent ducked at most this long for its words
+    # A short sound keeps the agent ducked at most this long for its words: late stop words still stop the
+    # agent, so waiting longer only delays full level after "uh-huh" (heard ~80 ms after the decision).
+    words_wait_ms: float = 450.0
     stop_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_PHRASES))
     # Said when a reply has no words yet this long after the caller's turn ended (voice/speaker.py).
     fillers: list[str] = field(default_factory=list)
@@ -99,8 +107,8 @@ def session_config(settings: Settings, conversation_config: dict[str, Any]) -> S
         voice=_get(conversation_config, "tts.voice_id", None) or settings.tts.voice,
         backchannels=list(_get(conversation_config, "turn.backchannels", b.backchannels)),
         duck_db=float(_get(conversation_config, "turn.duck_db", 14.0)),
-        backchannel_max_ms=float(_get(conversation_config, "turn.backchannel_max_ms", 560.0)),
-        interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1100.0)),
+        backchannel_max_ms=float(_get(conversation_config, "turn.backchannel_max_ms", 500.0)),
+        interrupt_ms=float(_get(conversation_config, "turn.interrupt_ms", 1000.0)),
         stop_phrases=list(_get(conversation_config, "turn.stop_phrases", DEFAULT_STOP_PHRASES)),
         fillers=list(_get(conversation_config, "turn.fillers", DEFAULT_FILLERS)),
         bargein=BargeInConfig(

@@ -1,23 +1,31 @@
 """Barge-in while the agent is audible, decided the way a person does it: yield audibly at once, then keep
 talking through "uh-huh" and stop for a real interruption.
 
-At the caller's speech onset (``BargeInEvent.CANDIDATE``: energy and the VAD agree) the agent *ducks*
-(``duck_db`` quieter) instead of going silent, so a backchannel costs no pause. Then:
-- a sound that ends (a VAD pause of ``end_pause_ms``) within ``backchannel_max_ms`` is a backchannel, a
-  cough or a click: back to full level — at once when nothing sustained was heard, or when its words arrive
-  (at most ``words_wait_ms`` after the onset), so a short "Stop." can still be caught by its words;
-- a voice still going at ``backchannel_max_ms`` makes the agent go silent (no ``clear`` yet: a long
-  "right, right" that ends soon after resumes with a short pause); still going at ``interrupt_ms`` it is an
-  interruption: ``clear``, the turn ends with only what the caller heard, and the caller is answered;
-- explicit stop words ("stop", "wait", "hold on", ...) in the caller's words interrupt at once, whenever
-  they arrive — including after a short sound was let pass — because a duration rule lets "Stop." through.
-Words never decide that a hum is harmless: Whisper hears "mm-hmm" as "No" or "It has.". They only speed up
-a stop, keep a recognised backchannel phrase ducked rather than silent, and drop the agent's own echo.
+At the caller's speech onset (``BargeInEvent.CANDIDATE``) the agent *ducks* (``duck_db`` quieter) instead of
+going silent, so a backchannel costs no pause. Then:
+- a sound that ends (a pause of ``end_pause_ms``) before ``backchannel_max_ms`` is a backchannel, a cough
+  or a click: back to full level — at once when nothing sustained was heard, or when its words arrive (at
+  most ``words_wait_ms`` after the onset), so a short "Stop." can still be caught by its words;
+- a voice still going at ``backchannel_max_ms`` with no interruption words is *presumed* a backchannel
+  (people's "mm-hmm", "right, right" run 600-830 ms): back to full level at once, still listening. Still
+  going at ``interrupt_ms`` it is an interruption after all: silent, ``clear``, answered;
+- interruption words ("stop", "wait", "actually", "what about", ...: ``stop_phrases``) in the caller's
+  words interrupt at once, whenever they arrive — during the duck, after a presumed backchannel, or after
+  a short sound was let pass — because a duration rule lets "Stop." through and a long "Wait, how much
+  is it?" must not wait for ``interrupt_ms``.
+Why not the sound itself: on phone-path audio of six caller voices, spectral centroid, zero-crossing rate,
+high-band share, voicing and syllable count at 500-600 ms overlap between 600-830 ms backchannels ("okay,
+okay", "mm-hmm, sure") and interruption starts (``bench/bargein.py`` notes the numbers); the best of them
+(≥ 4 syllable peaks) caught a quarter of interruptions while flagging 6-8 % of backchannels. Words only
+ever push towards stopping: Whisper hears "mm-hmm" as "No" or "It has.", so no word keeps a hum from
+counting and no unknown word makes one an interruption; recognised backchannel phrases and the agent's own
+echo resume early.
 The "energy" and "vad" detectors (kept for the bench comparison) pause at the onset and cut on confirmation.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from sdr_agent.voice.agent_turn import AgentTurn
@@ -50,6 +58,8 @@ class Hold:
         self.earlier: Utterance | None = None  # the part before a short pause, when holds were merged
         self.quiet_ms = 0.0  # VAD pause running now
         self.ended_at: float | None = None  # the sound stopped (a pause of end_pause_ms)
+        self.presumed_at: float | None = None  # still voiced at backchannel_max_ms, no stop words: full level
+        self.presume_again = True  # False when this continues a sound already presumed a backchannel
 
 
 class InterruptionController:
@@ -78,6 +88,9 @@ class InterruptionController:
         self._released: Utterance | None = None  # a short sound let pass: its late words may still stop us
         self._released_onset = 0.0
         self._released_at = float("-inf")
+        self._released_presumed = False
+        # What was decided when, (clock time, event): the bench prints it next to each failed trial.
+        self.trail: deque[tuple[float, str]] = deque(maxlen=32)
 
     @property
     def _layered(self) -> bool:
@@ -136,10 +149,12 @@ class InterruptionController:
             onset_ms = max(onset_ms, frame_start_ms - MAX_ONSET_LOOKBACK_MS)
             onset_at = now - (audio_ms - onset_ms) / 1000.0
             earlier = None
+            presume_again = True
             if self._layered and now - self._released_at <= self._config.merge_gap_ms / 1000.0:
                 # The caller paused briefly ("Wait, ... how much is it?"): one sound, timed from its start,
                 # so two halves shorter than the interruption limit still add up to an interruption.
                 onset_at, earlier = self._released_onset, self._released
+                presume_again = not self._released_presumed
             if self._layered:
                 self._player.duck(self._config.duck_db)
             else:
@@ -148,7 +163,12 @@ class InterruptionController:
             self.hold = Hold(onset_at=onset_at, paused_at=now, audible_until=audible_until)
             self.hold.utterance = utterance
             self.hold.earlier = earlier
+            # A sound already let pass as a long backchannel that goes on after a short pause is more than
+            # "mm-hmm": it stays ducked until it ends or reaches ``interrupt_ms``.
+            self.hold.presume_again = presume_again
             self._stats.bargein_holds += 1
+            self.trail.append((onset_at, "onset"))
+            self.trail.append((now, "duck" if self._layered else "pause"))
         elif event is BargeInEvent.CONFIRMED and hold is not None:
             hold.confirmed = True
             if not self._layered:
@@ -158,6 +178,7 @@ class InterruptionController:
 
     async def on_words(self, turn: AgentTurn | None, utterance: Utterance, now: float) -> None:
         hold = self.hold
+        self.trail.append((now, f"words:{utterance.text!r}"))
         if hold is not None and (hold.utterance is utterance or _replaceable(hold.utterance)):
             hold.utterance = utterance
             if self.is_stop(utterance.text):
@@ -193,8 +214,10 @@ class InterruptionController:
                 self._resume(turn, hold, counted_as=None)  # a click or a cough: nothing sustained, no words
             elif verdict is WordsVerdict.INTERRUPTION and _is_short_question(text):
                 await self._interrupt(turn, hold, now)  # "How much?" over the agent is a question
-            elif final_words or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None:
-                # Already silent: every frame of waiting for words would be heard as a pause.
+            elif (final_words or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None
+                  or hold.presumed_at is not None or not hold.presume_again):
+                # Already silent: every frame of waiting for words would be heard as a pause; already
+                # presumed a backchannel: late stop words still reach ``on_words`` through ``_released``.
                 counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
                 self._resume(turn, hold, counted_as=counted)
             return
@@ -203,13 +226,13 @@ class InterruptionController:
             # now instead of going silent on it (the echo would stop with the agent and start again).
             self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
         elif elapsed_ms >= config.interrupt_ms:
-            await self._interrupt(turn, hold, now)
-        elif elapsed_ms >= config.backchannel_max_ms and hold.silent_at is None:
-            if verdict is WordsVerdict.BACKCHANNEL and elapsed_ms < config.interrupt_ms:
-                return  # "right, right" recognised while still going: stay ducked, not silent
-            self._player.pause()
-            hold.silent_at = now
-            hold.audible_until = max(now, self._player.playout_end)
+            await self._interrupt(turn, hold, now)  # longer than people's backchannels: stop anyway
+        elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
+            # Still voiced and no stop words yet (they interrupt at once in ``on_words``): a person carries
+            # on through a long "mm-hmm, sure". Back to full level now, still listening.
+            hold.presumed_at = now
+            self._player.unduck()
+            self.trail.append((now, "presumed backchannel"))
 
     def _resume(self, turn: AgentTurn, hold: Hold, counted_as: WordsVerdict | None) -> None:
         if counted_as is not None:
@@ -220,11 +243,13 @@ class InterruptionController:
             if hold.silent_at is not None and self._clock() > hold.audible_until:
                 turn.hiccups += 1
         self._stats.resumes += 1
+        self.trail.append((self._clock(), f"resume:{counted_as.value if counted_as else 'sound'}"))
         if hold.utterance is not None and counted_as is not None:
             self._listener.discard(hold.utterance)
             self._released = hold.utterance
         if self._layered:
             self._released_onset, self._released_at = hold.onset_at, self._clock()
+            self._released_presumed = hold.presumed_at is not None or not hold.presume_again
         self.hold = None
         if counted_as is not None or hold.confirmed:
             self.detector.reset()
@@ -240,6 +265,7 @@ class InterruptionController:
             self._player.resume()
             return
         self._stats.interruptions += 1
+        self.trail.append((now, "interrupt"))
         for part in (hold.earlier, hold.utterance):
             if part is not None and part.discarded:
                 part.discarded = False
@@ -250,7 +276,9 @@ class InterruptionController:
         self._player.resume()
         if turn.task is not None:
             turn.task.cancel()
-        stopped_at = min(now, hold.audible_until)
+        # Ducked or at full level until now: the clear silences the line now. Paused (the comparison
+        # detectors): the caller heard what was already at Twilio, up to ``audible_until``.
+        stopped_at = now if self._layered and hold.silent_at is None else min(now, hold.audible_until)
         turn.bargein_detect_ms = round((hold.paused_at - hold.onset_at) * 1000.0, 1)
         turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
         turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
