@@ -24,11 +24,12 @@ ONSET = 2.0
 
 
 async def call(
-    transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1, **config: Any
+    transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1,
+    opening: str = OPENING, **config: Any
 ) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    dialogue = ScriptedDialogue(opening, reply=lambda text: "Sure, the Team plan is 49 dollars.")
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_tt", call_sid="CA_tt",
@@ -219,6 +220,18 @@ async def test_a_sound_that_goes_on_after_a_long_backchannel_stays_ducked_and_is
     assert during and max(during) <= reference / 10 ** 0.5  # ducked ≥ 10 dB from the second onset on
     assert line.clears
     assert dialogue.user_turns == ["Yes so the team plan is what"]
+
+
+@on_virtual_clock
+async def test_an_opener_like_actually_stops_the_agent_but_not_when_it_is_the_agents_own_word() -> None:
+    _session, line, _sink, dialogue = await call(["Actually"], caller_ms=400.0)
+    assert line.clears and dialogue.user_turns == ["Actually"]
+    # The agent said "actually" itself: a sound heard as only its own words is its echo, not a stop.
+    own = "Actually, " + OPENING
+    _session, line, sink, dialogue = await call(["Actually"], caller_ms=400.0, opening=own)
+    assert line.clears == [] and dialogue.user_turns == []
+    agent = next(t for t in sink.turns if t.role == "agent")
+    assert agent.interrupted is False and agent.message == own
 
 
 @on_virtual_clock

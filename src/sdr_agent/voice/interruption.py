@@ -115,8 +115,12 @@ class InterruptionController:
         """While deciding, and for a short sound already let pass (its late words may still say "stop")."""
         return self.hold is not None or utterance is self._released
 
-    def is_stop(self, text: str) -> bool:
+    def is_stop(self, text: str, agent_text: str = "") -> bool:
+        """Interruption words in ``text`` — unless every word of it is one the agent itself said in this
+        turn: its own voice leaking back ("actually", "how much") must not stop it."""
         words = normalise_words(text)
+        if agent_text and words and set(words) <= set(normalise_words(agent_text)):
+            return False
         return any(contains_phrase(words, phrase) for phrase in self._stop_phrases)
 
     async def on_frame(
@@ -181,13 +185,13 @@ class InterruptionController:
         self.trail.append((now, f"words:{utterance.text!r}"))
         if hold is not None and (hold.utterance is utterance or _replaceable(hold.utterance)):
             hold.utterance = utterance
-            if self.is_stop(utterance.text):
+            if self.is_stop(utterance.text, _agent_text(turn)):
                 await self._interrupt(turn, hold, now)
             elif self._layered:
                 await self.on_tick(turn, now)
         elif (
             hold is None and utterance is self._released and turn is not None and not turn.closed
-            and self.is_stop(utterance.text)
+            and self.is_stop(utterance.text, _agent_text(turn))
         ):
             # "Stop." was short enough to pass as a backchannel; its words arrived after the agent came
             # back to full level. Stop now and answer it.
@@ -293,6 +297,10 @@ def _is_short_question(text: str) -> bool:
     """A short sound whose words are a real question ("How much?"): too short for the duration rule."""
     words = normalise_words(text)
     return len(words) >= 2 and words[0] in _QUESTION_WORDS and text.rstrip().endswith("?")
+
+
+def _agent_text(turn: AgentTurn | None) -> str:
+    return turn.spoken_text() if turn is not None else ""
 
 
 def _replaceable(utterance: Utterance | None) -> bool:
