@@ -132,3 +132,21 @@ def phone_line(pcm: NDArray[np.int16], snr_db: float | None, rng: np.random.Gene
         x += pink_noise(len(x), 32768.0 * 10 ** ((level_dbfs - snr_db) / 20), rng)
     clipped = np.clip(x, -32768, 32767).astype(np.int16)
     return ulaw_to_pcm(pcm_to_ulaw(clipped))
+
+
+def split_for_pause(
+    sentence: NDArray[np.int16], fragment_ms: float
+) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    """A whole sentence split where a caller pauses mid-sentence: at the quietest 20 ms near where its first
+    words, said alone, end. Said alone, a fragment gets a sentence-final fall ("Could you send me." sounds
+    finished to any listener); a person who pauses mid-sentence keeps the sentence's running intonation,
+    which is what rendering the sentence in one go and cutting it gives. ``fragment_ms``: the fragment's
+    length said alone (inside the sentence it is shorter: no final lengthening)."""
+    frame = RATE // 50
+    count = len(sentence) // frame
+    levels = np.sqrt(np.mean(sentence[: count * frame].astype(np.float64).reshape(count, frame) ** 2, axis=1))
+    lo = max(1, int(0.6 * fragment_ms / 20))
+    hi = min(count - 1, max(lo + 1, int(1.05 * fragment_ms / 20)))
+    cut = (lo + int(np.argmin(levels[lo:hi]))) * frame
+    return sentence[:cut], sentence[cut:]
+

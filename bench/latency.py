@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bench.caller_ear import ReplyJudgement, TurnPlan, judge_turns
-from bench.callers import CALLER_VOICES, RATE, CallerVoice, phone_line, render
+from bench.callers import CALLER_VOICES, RATE, CallerVoice, phone_line, render, split_for_pause
 from bench.common import format_ms, machine_info, percentile, print_table, ratio, summary, write_result
 
 from sdr_agent.audio.mulaw import pcm_to_ulaw
@@ -60,7 +60,11 @@ LINES: tuple[Line, ...] = (
     Line("trial", "Is there a free trial?"),
     Line("remote", "We are about forty people and most of us work remotely, so how does pricing work?"),
     Line("security", "And what about", "security and compliance?", 550),
+    Line("problem", "Our main problem is", "keeping track of all the leads.", 600),
     Line("meeting", "Can we book a meeting on Tuesday at three?"),
+    Line("email", "Could you send me", "the pricing by email?", 500),
+    Line("contract", "I'd like to know", "how long the contract runs.", 600),
+    Line("tried", "We tried a similar tool last year, but", "it was too slow for us.", 700),
     Line("goodbye", "Great, thank you, goodbye."),
 )
 TARGETS = {"reply_p50_ms": 450.0, "reply_p95_ms": 800.0, "cut_off_rate": 0.05, "longest_gap_p99_ms": 250.0,
@@ -92,15 +96,22 @@ def server_turns(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def whole(line: Line) -> str:
+    return f"{line.text} {line.rest}"
+
+
 async def voice_script(voice: CallerVoice, speech: dict[tuple[str, str], np.ndarray],
-                       seed: int) -> tuple[CallerScript, list[TurnPlan]]:
+                       seed: int, pauses: str = "sentence") -> tuple[CallerScript, list[TurnPlan]]:
     rng = np.random.default_rng(seed)
     steps, plans = [], []
     for line in LINES:
         first = speech[(line.text, voice.name)]
         if line.rest:
-            pcm = np.concatenate([first, np.zeros(RATE * line.pause_ms // 1000, np.int16),
-                                  speech[(line.rest, voice.name)]])
+            if pauses == "sentence":  # the sentence said in one go, a pause put in (running intonation)
+                first, rest = split_for_pause(speech[(whole(line), voice.name)], 1000.0 * len(first) / RATE)
+            else:  # the two parts said as separate sentences (the first ends with a sentence-final fall)
+                rest = speech[(line.rest, voice.name)]
+            pcm = np.concatenate([first, np.zeros(RATE * line.pause_ms // 1000, np.int16), rest])
         else:
             pcm = first
         heard = phone_line(pcm, LINE_SNR_DB, rng)
@@ -130,10 +141,10 @@ def voice_numbers(judged: list[ReplyJudgement]) -> dict[str, Any]:
     }
 
 
-async def run(voices: list[CallerVoice]) -> dict[str, Any]:
+async def run(voices: list[CallerVoice], pauses: str = "sentence") -> dict[str, Any]:
     load_before = machine_info()["load_avg_1_5_15"]
     started = time.monotonic()
-    texts = [t for line in LINES for t in (line.text, line.rest) if t]
+    texts = [t for line in LINES for t in (line.text, line.rest, whole(line) if line.rest else "") if t]
     speech = await render(texts, voices, lambda speed: HibariTTS(TTSSettings(speed=speed)))
     voices = [v for v in voices if all((t, v.name) in speech for t in texts)]
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -144,7 +155,7 @@ async def run(voices: list[CallerVoice]) -> dict[str, Any]:
         agent_id = await stack.create_agent(agent_body(document_id))
         number_id = await stack.import_number(agent_id)
         for index, voice in enumerate(voices):
-            script, plans = await voice_script(voice, speech, seed=index)
+            script, plans = await voice_script(voice, speech, seed=index, pauses=pauses)
             stack.twilio.set_script(PROSPECT_NUMBER, script)
             conversation_id, call_sid = await stack.place_call(
                 agent_id, number_id, PROSPECT_NUMBER, {"customer_name": "Jordan"}
@@ -176,6 +187,7 @@ async def run(voices: list[CallerVoice]) -> dict[str, Any]:
                     "tts": "hibari"},
         "caller": {"voices": [asdict(v) for v in voices], "polite_after_silence_ms": POLITE_MS,
                    "line": f"300-3400 Hz, pink noise at {LINE_SNR_DB} dB SNR, mu-law 8 kHz",
+                   "mid_sentence_pauses": pauses,
                    "lines": [asdict(line) for line in LINES]},
         "wall_s": round(time.monotonic() - started, 1),
         "stages_ms": {stage: summary(samples) for stage, samples in stages.items()},
@@ -223,10 +235,13 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voices", type=int, default=len(CALLER_VOICES),
                         help=f"caller voices, one call each (default {len(CALLER_VOICES)})")
+    parser.add_argument("--pauses", choices=("sentence", "fragment"), default="sentence",
+                        help="mid-sentence pauses cut into the whole sentence said in one go (default), or "
+                             "the first part said alone as a sentence of its own")
     args = parser.parse_args(argv)
     if not 1 <= args.voices <= len(CALLER_VOICES):
         parser.error(f"--voices must be 1..{len(CALLER_VOICES)}")
-    report = asyncio.run(run(list(CALLER_VOICES[: args.voices])))
+    report = asyncio.run(run(list(CALLER_VOICES[: args.voices]), args.pauses))
     print_report(report)
     write_result("latency", report)
 

@@ -4,6 +4,7 @@ scripted model (``FakeTurnDetector``: a probability per probe, after 100 ms like
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sdr_agent.engines.fakes import FakeSTT, FakeTTS, FakeTurnDetector, FakeVAD, voiced_signal
 from sdr_agent.voice.caller_turn import AcousticGuess, CallerTurn, Utterance
@@ -32,8 +33,9 @@ def test_numbers_and_question_marks_end_a_sentence() -> None:
 
 
 def test_the_acoustic_verdict_moves_the_wait_both_ways() -> None:
-    # Finished-looking words wait for the model's verdict (capped at default_ms), then answer early...
-    assert required_silence_ms(_turn("How much is it?", final=True, done=False), NORMAL) == NORMAL.default_ms
+    # Finished-looking words wait a little for the model's verdict, then answer early...
+    waiting = required_silence_ms(_turn("How much is it?", final=True, done=False), NORMAL)
+    assert NORMAL.complete_ms < waiting <= NORMAL.default_ms
     assert required_silence_ms(_turn("How much is it?", final=True, p=0.6), NORMAL) == NORMAL.complete_ms
     # ...unless the audio says the caller is mid-sentence (a fragment garbled into a "sentence").
     garbled = _turn("I want to make your mouth, man.", final=True, p=0.03)
@@ -59,10 +61,26 @@ def test_eagerness_sets_the_models_thresholds() -> None:
     assert required_silence_ms(doubtful, NORMAL) == NORMAL.complete_ms
 
 
-async def _call(transcripts: list[str], parts: list[tuple[float, float]],
-                detector: FakeTurnDetector | None) -> tuple[FakeTwilioLine, ScriptedDialogue]:
-    dialogue = ScriptedDialogue("Hi.", reply=lambda text: "Sure thing.")
-    line, sink = FakeTwilioLine(), MemorySink()
+class PreparingDialogue(ScriptedDialogue):
+    """Records the speculative ``prepare`` calls and the real ``respond`` calls, in order."""
+
+    def __init__(self) -> None:
+        super().__init__("Hi.", reply=lambda text: "Sure thing.")
+        self.log: list[tuple[str, str]] = []
+
+    def prepare(self, user_text: str) -> None:
+        self.log.append(("prepare", user_text))
+
+    def respond(self, user_text: str) -> Any:
+        self.log.append(("respond", user_text))
+        return super().respond(user_text)
+
+
+async def _call(transcripts: list[str], parts: list[tuple[float, float]], detector: FakeTurnDetector | None,
+                dialogue: ScriptedDialogue | None = None,
+                sink: MemorySink | None = None) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+    dialogue = dialogue or ScriptedDialogue("Hi.", reply=lambda text: "Sure thing.")
+    line, sink = FakeTwilioLine(), sink or MemorySink()
     session = CallSession(
         conversation_id="conv_st", call_sid="CA_st",
         deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=100.0, claim_after_ms=20.0),
@@ -111,3 +129,29 @@ async def test_a_finished_question_the_model_agrees_with_is_answered_early() -> 
     assert dialogue.user_turns == ["How much is it?"]
     first = min(t for t, _ in line.heard if t > 2.4)
     assert first - 2.4 < 0.45
+
+
+@on_virtual_clock
+async def test_a_reply_prepared_at_the_first_pause_is_dropped_when_the_caller_goes_on() -> None:
+    dialogue, sink = PreparingDialogue(), MemorySink()
+    line, _ = await _call(GARBLED, PAUSED, FakeTurnDetector([0.03, 0.95]), dialogue, sink)
+    full = "I want to make your mouth, man. onboarding time?"
+    assert dialogue.log == [("prepare", GARBLED[0]), ("prepare", full), ("respond", full)]
+    assert [t.message for t in sink.turns if t.role == "user"] == [full]  # no entry for the fragment
+    assert not [t for t, _ in line.heard if 2.4 < t < 3.8]  # nothing of it was heard
+
+
+@on_virtual_clock
+async def test_a_reply_prepared_at_the_first_pause_is_used_when_the_caller_stays_silent() -> None:
+    dialogue = PreparingDialogue()
+    await _call(["How much is it?"], [(1.5, 900.0)], FakeTurnDetector([0.9]), dialogue)
+    assert dialogue.log == [("prepare", "How much is it?"), ("respond", "How much is it?")]
+
+
+@on_virtual_clock
+async def test_words_that_cannot_end_a_turn_are_not_prepared() -> None:
+    dialogue = PreparingDialogue()
+    await _call(["I was wondering about the", "onboarding time?"], PAUSED, FakeTurnDetector([0.5]), dialogue)
+    assert ("prepare", "I was wondering about the") not in dialogue.log
+    assert dialogue.log[-1] == ("respond", "I was wondering about the onboarding time?")
+

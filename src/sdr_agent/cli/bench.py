@@ -34,9 +34,13 @@ def _run(script: str, args: list[str]) -> None:
 
 
 @app.command()
-def latency(voices: int = typer.Option(4, min=1, max=4, help="caller voices, one call each")) -> None:
+def latency(
+    voices: int = typer.Option(4, min=1, max=4, help="caller voices, one call each"),
+    pauses: str = typer.Option("sentence", help="mid-sentence pauses: 'sentence' (cut into the sentence said "
+                               "in one go) or 'fragment' (the first part said alone)"),
+) -> None:
     """Reply latency, gaps inside replies and cut-offs as a polite caller hears them."""
-    _run("latency.py", ["--voices", str(voices)])
+    _run("latency.py", ["--voices", str(voices), "--pauses", pauses])
 
 
 @app.command()

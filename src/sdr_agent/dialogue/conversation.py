@@ -115,6 +115,11 @@ class AgentDialogue:
         self._annotate(turn)
         return self._answer(turn, voicemail_window=voicemail_window)
 
+    def prepare(self, user_text: str) -> None:
+        """Speculative work for a caller turn that may end with these words (the voice layer calls it at the
+        first pause): the knowledge query only. Nothing the call remembers changes and no tool runs."""
+        self._lookup.prefetch(user_text)
+
     def annotate_user_turn(self) -> TurnAnnotations:
         return self._annotations
 

@@ -74,6 +74,13 @@ class CallerTurn:
     def started_at(self) -> float | None:
         return self.utterances[0].started_at if self.utterances else None
 
+    def settled_text(self) -> str | None:
+        """The turn's words once every utterance has its final (what ``text`` would return now), else None."""
+        spoken = [u for u in self.utterances if not u.discarded]
+        if not spoken or any(u.final is None for u in spoken):
+            return None
+        return " ".join(u.text for u in spoken if u.text).strip() or None
+
     async def text(self, timeout: float) -> str:
         """Joined finals of the turn's utterances (waits for outstanding finals, up to ``timeout``)."""
         pending = [asyncio.ensure_future(u.done.wait()) for u in self.utterances if not u.done.is_set()]

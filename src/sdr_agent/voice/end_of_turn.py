@@ -16,7 +16,7 @@ called 52-67 % of mid-phrase fragments complete at 0.7-0.9) but its low end is s
 finished sentences and 19 % of unfinished fragments. So it is used where that holds:
 - p below ``unfinished_p`` → wait ``incomplete_ms`` whatever the words say (Whisper garbles a fragment
   into text that ends like a sentence: "I was wondering about the" → "I want to make your mouth, man.");
-- finished-looking words wait for the model's verdict (at most ``default_ms``) before answering;
+- finished-looking words wait for the model's verdict (at most ``PROBE_WAIT_MS`` more) before answering;
 - a *partial* that ends on "the"/"at" (the final is not in yet) with p at least ``finished_p``, or final
   words that tell nothing, with p at least ``finished_p`` → no 1.1 s wait on a stale partial.
 """
@@ -76,6 +76,7 @@ CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
 _FINISHED = re.compile(r"[.?!][\"')\]]*\s*$")
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|-|—)\s*$")
 _TOKEN = re.compile(r"[a-z0-9']+")
+PROBE_WAIT_MS = 150.0  # the longest a finished-looking turn waits for the acoustic verdict
 
 
 def _last_token(text: str) -> str:
@@ -123,7 +124,9 @@ def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
         return timing.incomplete_ms  # words that look finished, audio that does not (a garbled fragment)
     if state is Completeness.COMPLETE and finals:
         if _pending(guess):
-            return timing.default_ms  # its verdict comes within ~100 ms; default_ms caps the wait
+            # Its verdict comes 60-115 ms after the probe (at 150 ms of silence), usually before Whisper's
+            # final does; on a loaded machine it is not worth more than PROBE_WAIT_MS of extra silence.
+            return min(timing.default_ms, timing.complete_ms + PROBE_WAIT_MS)
         return timing.complete_ms  # only final text may end a turn early
     if finals and p is not None and p >= timing.finished_p:
         return timing.complete_ms

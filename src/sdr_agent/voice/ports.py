@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sdr_agent.storage.repos.conversations import TurnRecord
 
@@ -34,3 +34,14 @@ class CallControl(Protocol):
     async def hangup(self) -> None: ...
 
     async def transfer(self, phone_number: str) -> None: ...
+
+
+@runtime_checkable
+class PreparesReplies(Protocol):
+    """A dialogue that can start the side-effect-free part of a reply (lookups) before the turn has ended.
+
+    Called at the caller's first pause with the words so far; the reply itself (``respond``) still starts
+    only when the turn ends. Must not change what the dialogue remembers, run tools, or fail loudly."""
+
+    def prepare(self, user_text: str) -> None: ...
+

@@ -29,10 +29,11 @@ from sdr_agent.voice.backchannel import WordsVerdict
 from sdr_agent.voice.caller_turn import CallerTurn, Utterance
 from sdr_agent.voice.config import SessionConfig, SessionDeps
 from sdr_agent.voice.echo import EchoCanceller
-from sdr_agent.voice.end_of_turn import is_question
+from sdr_agent.voice.end_of_turn import Completeness, completeness, is_question
 from sdr_agent.voice.interruption import InterruptionController
 from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
+from sdr_agent.voice.ports import PreparesReplies
 from sdr_agent.voice.recorder import CallRecorder
 from sdr_agent.voice.segmenter import SegmentEvent
 from sdr_agent.voice.session_io import TurnWriter, hand_over, leave_call, write_call_audio
@@ -92,6 +93,7 @@ class CallSession:
         self._last_activity = 0.0
         self._last_agent_audio_end = 0.0
         self._reprompts = 0
+        self._prepared = ""
         self._ending = False
         self._finished = False
         self._turn_idle = asyncio.Event()
@@ -200,6 +202,23 @@ class CallSession:
     def _on_words(self, utterance: Utterance) -> None:
         if self.interruptions.wants_words(utterance):
             self._spawn(self.interruptions.on_words(self.agent_turn, utterance, self.clock()), "decide-hold")
+        elif utterance.final is not None:
+            self._prepare_reply()
+
+    def _prepare_reply(self) -> None:
+        """Speculation at the caller's first pause: the final is in, the turn may be over — let the dialogue
+        start its lookups now. Only reads: if the caller goes on, nothing was said, stored or run."""
+        turn, dialogue = self.listener.turn, self.deps.dialogue
+        text = turn.settled_text() if turn is not None else None
+        if not text or text == self._prepared or not isinstance(dialogue, PreparesReplies):
+            return
+        if completeness(text) is Completeness.INCOMPLETE:
+            return  # it will not end on these words
+        self._prepared = text
+        try:
+            dialogue.prepare(text)
+        except Exception:
+            log.warning("speculative reply preparation failed", exc_info=True)
 
     def _on_deaf(self) -> None:
         """The recogniser is gone for good: after the reply in progress, say so and end the call."""
