@@ -61,7 +61,7 @@ from sdr_agent.sim.twilio import TwilioStandIn
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = Path(__file__).resolve().parent / "capacity_workers_server.py"
 PHASES = {"workers1": 1, "workers2": 2}
-WORKER_LEVELS = LEVELS["standin"]
+WORKER_LEVELS = (5, *LEVELS["standin"])  # one step below the stand-in ramp: the machine may be busy
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -219,6 +219,21 @@ def start_postgres() -> tuple[str, dict[str, str]]:
     return url, env
 
 
+async def fresh_database(server_url: str, name: str) -> str:
+    """An empty database of its own for each phase (same server): no agent, number or secret carries over."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    database = f"capacity_{name}_{secrets.token_hex(3)}"
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    finally:
+        await engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + database
+
+
 async def start_chroma(root: Path) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
@@ -251,7 +266,7 @@ async def run(phases: list[str], settle_s: float, window_s: float,
         try:
             for phase in phases:
                 results[phase] = await run_phase(phase, levels or WORKER_LEVELS, settle_s, window_s, script,
-                                                 database_url, chroma_url)
+                                                 await fresh_database(database_url, phase), chroma_url)
         finally:
             chroma.terminate()
             await chroma.wait()
