@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--phases", default="standin,standin-fakevad,offline",
-                        help="comma-separated: standin, standin-fakevad, offline (default: all three)")
+                        help="comma-separated: standin, standin-fakevad, offline (default: all three); "
+                             "or workers1,workers2 (serve --workers N, bench/capacity_workers.py)")
     parser.add_argument("--settle", type=float, default=4.0, help="seconds after adding calls (default 4)")
     parser.add_argument("--window", type=float, default=12.0, help="seconds measured per level (default 12)")
     parser.add_argument("--levels", default=None,
