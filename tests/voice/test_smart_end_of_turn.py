@@ -113,6 +113,7 @@ async def test_a_fragment_the_recogniser_made_look_finished_is_not_cut_off_when_
     assert dialogue.user_turns == ["I want to make your mouth, man. onboarding time?"]
     assert not [t for t, _ in line.heard if 2.4 < t < 3.8]  # quiet through the pause
     assert detector.probes_ms and 900.0 <= detector.probes_ms[0] <= 1500.0  # the voice and its pause
+    assert detector.probes_ms[1] >= 900.0 + 700.0 + 700.0  # the whole turn, its mid-sentence pause included
 
 
 @on_virtual_clock

@@ -111,11 +111,13 @@ class CallerListener:
             self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:
             self.utterance = Utterance(started_at=now)
+            new_turn = self.turn is None
             if self.turn is None:
                 self.turn = CallerTurn()
             self.turn.utterances.append(self.utterance)
             for pre in self.segmenter.take_preroll():
-                self.turn.add_audio(pre.pcm, pre.sample_rate)
+                if new_turn:  # a turn already open has these frames: its pauses are kept as heard
+                    self.turn.add_audio(pre.pcm, pre.sample_rate)
                 await self._send(pre)
         elif event in (SegmentEvent.SPEECH, SegmentEvent.SILENCE):
             if self.turn is not None:
@@ -128,6 +130,8 @@ class CallerListener:
                     self._probe(self.turn, self.segmenter.silence_ms)
         else:
             turn = self.turn
+            if turn is not None:
+                turn.add_audio(frame.pcm, frame.sample_rate)  # the model hears the pauses inside the turn
             if turn is not None and not holding and turn.last_voice_at is not None and (
                 now - turn.last_voice_at >= required_silence_ms(turn, self._timing) / 1000.0
             ):
