@@ -13,10 +13,11 @@ going silent, so a backchannel costs no pause. Then:
   words interrupt at once, whenever they arrive — during the duck, after a presumed backchannel, or after
   a short sound was let pass — because a duration rule lets "Stop." through and a long "Wait, how much
   is it?" must not wait for ``interrupt_ms``.
-Why not the sound itself: on phone-path audio of six caller voices, spectral centroid, zero-crossing rate,
-high-band share, voicing and syllable count at 500-600 ms overlap between 600-830 ms backchannels ("okay,
-okay", "mm-hmm, sure") and interruption starts (``bench/bargein.py`` notes the numbers); the best of them
-(≥ 4 syllable peaks) caught a quarter of interruptions while flagging 6-8 % of backchannels. Words only
+Why mostly words and not the sound: on phone-path audio of six caller voices, spectral centroid, zero-crossing
+rate, high-band share, voicing and syllable count over the first 500 ms overlap between 600-830 ms
+backchannels ("okay, okay", "mm-hmm, sure") and interruption starts (``bench/bargein_features.py``). Only
+one cue is safe: ≥ 4 syllable peaks in 500 ms (running speech) stops the agent at ``backchannel_max_ms``;
+it catches 7-26 % of interruption starts and 0-1 % of backchannels. Words only
 ever push towards stopping: Whisper hears "mm-hmm" as "No" or "It has.", so no word keeps a hum from
 counting and no unknown word makes one an interruption; recognised backchannel phrases and the agent's own
 echo resume early.
@@ -25,11 +26,18 @@ The "energy" and "vad" detectors (kept for the bench comparison) pause at the on
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 
 from sdr_agent.voice.agent_turn import AgentTurn
-from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict, contains_phrase, normalise_words
+from sdr_agent.voice.backchannel import (
+    BackchannelClassifier,
+    WordsVerdict,
+    contains_phrase,
+    normalise_words,
+    syllable_peaks,
+)
 from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
 from sdr_agent.voice.caller_turn import Utterance
 from sdr_agent.voice.config import SessionConfig
@@ -43,6 +51,9 @@ VOICE_PROB = 0.35  # the segmenter's stop threshold: below it a frame is a pause
 QUIET_OVER_NOISE = 2.0  # a frame within 6 dB of the line's noise floor is quiet whatever the VAD says
 QUIET_MIN_RMS = 150.0
 FRAME_MS = 20.0
+# Syllable peaks by ``backchannel_max_ms`` that make a sound running speech, not a backchannel: in
+# bench/bargein_features.py four flagged 7-26 % of interruption starts and 0-1 % of 600-830 ms backchannels.
+RUNNING_SPEECH_PEAKS = 4
 
 
 class Hold:
@@ -60,6 +71,7 @@ class Hold:
         self.ended_at: float | None = None  # the sound stopped (a pause of end_pause_ms)
         self.presumed_at: float | None = None  # still voiced at backchannel_max_ms, no stop words: full level
         self.presume_again = True  # False when this continues a sound already presumed a backchannel
+        self.levels_db: list[float] = []  # frame levels since the onset, for the syllable count
 
 
 class InterruptionController:
@@ -140,6 +152,7 @@ class InterruptionController:
             floor = max(self.detector.energy.baseline * QUIET_OVER_NOISE, QUIET_MIN_RMS)
             quiet = prob < VOICE_PROB or energy < floor
             hold.quiet_ms = hold.quiet_ms + FRAME_MS if quiet else 0.0
+            hold.levels_db.append(20.0 * math.log10(energy + 1.0))
             if hold.quiet_ms >= self._config.end_pause_ms and hold.ended_at is None:
                 hold.ended_at = now
             elif hold.quiet_ms == 0.0:
@@ -232,6 +245,9 @@ class InterruptionController:
         elif elapsed_ms >= config.interrupt_ms:
             await self._interrupt(turn, hold, now)  # longer than people's backchannels: stop anyway
         elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
+            if syllable_peaks(hold.levels_db) >= RUNNING_SPEECH_PEAKS:
+                await self._interrupt(turn, hold, now)  # too many syllables for "mm-hmm": running speech
+                return
             # Still voiced and no stop words yet (they interrupt at once in ``on_words``): a person carries
             # on through a long "mm-hmm, sure". Back to full level now, still listening.
             hold.presumed_at = now

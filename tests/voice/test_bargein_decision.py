@@ -1,0 +1,80 @@
+"""Backchannel or interruption, from the sound's syllables (fake engines, virtual clock): running speech is
+stopped when the duck window ends even with no interruption words; a hum's two syllables are not."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from sdr_agent.engines.fakes import FakeSTT, FakeTTS, FakeVAD, voiced_signal
+from sdr_agent.voice.backchannel import syllable_peaks
+from sdr_agent.voice.config import SessionConfig, SessionDeps
+from sdr_agent.voice.session import CallSession
+from tests.voice.harness import CallerTimeline, FakeTwilioLine, MemorySink, ScriptedDialogue, drive_caller
+from tests.voice.test_turn_taking import OPENING, full_level_again_ms, levels, yield_ms
+from tests.voice.virtual_time import on_virtual_clock
+
+ONSET = 2.0
+
+
+def syllables(rate_hz: float, duration_ms: float) -> np.ndarray:
+    """A voice whose level rises and falls ``rate_hz`` times a second (12 dB swings)."""
+    pcm = voiced_signal(220.0, duration_ms).astype(np.float64)
+    t = np.arange(len(pcm)) / 8000
+    envelope = 0.25 + 0.75 * np.abs(np.sin(np.pi * rate_hz * t))
+    return np.asarray(pcm * envelope / 0.75, dtype=np.int16)
+
+
+async def call(pcm: np.ndarray, words: str) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_bd", call_sid="CA_bd",
+        deps=SessionDeps(stt=FakeSTT([words], partial_after_ms=200.0, claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, pcm)
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    return line, dialogue
+
+
+def test_syllable_peaks_count_rises_and_falls() -> None:
+    assert syllable_peaks([]) == 0
+    assert syllable_peaks([60.0] * 25) == 0  # a steady hum
+    hum = [50.0, 56.0, 60.0, 60.0, 59.0, 58.0, 60.0, 61.0, 60.0, 52.0]  # "mmm": wobbles under 5 dB
+    assert syllable_peaks(hum) == 1
+    speech = [50, 62, 50, 62, 50, 62, 50, 62, 55]  # four nuclei
+    assert syllable_peaks([float(v) for v in speech]) == 4
+
+
+@on_virtual_clock
+async def test_running_speech_with_no_interruption_words_stops_the_agent_when_the_duck_window_ends() -> None:
+    # Eight syllables a second and a partial of one word ("Can"): no words to go by, the rhythm decides.
+    line, dialogue = await call(syllables(8.0, 1500.0), "Can I ask about the price for a team")
+    heard = levels(line)
+    assert yield_ms(heard) <= 150
+    last_heard = max(t for t, _ in heard if t < ONSET + 1.6)
+    assert last_heard - ONSET <= 0.7
+    assert line.clears
+    assert dialogue.user_turns == ["Can I ask about the price for a team"]
+
+
+@on_virtual_clock
+async def test_a_drawn_out_two_syllable_hum_is_not_running_speech() -> None:
+    # "Mm-hmm" at people's length: two syllables in 800 ms, heard as "No." — carried through.
+    line, dialogue = await call(syllables(2.5, 800.0), "No.")
+    heard = levels(line)
+    assert line.clears == []
+    assert full_level_again_ms(heard) <= 700
+    assert dialogue.user_turns == []
