@@ -59,8 +59,9 @@ TARGET_CALLS = 4
 TURNS_PER_CALL = 80
 LINE_SNR_DB = 30.0
 PATIENCE_S = 120.0
-MIN_REPLY_CALL_SECONDS = 60.0  # call-seconds measured per level at least
-MIN_WINDOW_S = 20.0
+STAGES = ("vad_end", "stt_final", "llm_first_token", "tts_first_audio", "first_audio_sent")
+MIN_REPLY_CALL_SECONDS = 120.0  # call-seconds measured per level at least (a turn takes ~12 s)
+MIN_WINDOW_S = 25.0
 
 
 async def caller_scripts() -> list[CallerScript]:
@@ -107,6 +108,29 @@ def replies_in(calls: list[SimulatedCall], w0_ms: float, w1_ms: float) -> list[f
             if turn.ended_ms is not None and latency is not None and w0_ms <= base + turn.ended_ms <= w1_ms:
                 out.append(latency)
     return out
+
+
+async def stage_breakdown(base_url: str, api_key: str) -> dict[str, Any]:
+    """p50/p95 of the server's reply stages (end of turn, STT final, LLM, TTS, first audio) from the stored
+    conversations: where a slow reply spent its time."""
+    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    async with httpx.AsyncClient(base_url=base_url, headers={"xi-api-key": api_key}, timeout=30.0,
+                                 trust_env=False) as api:
+        for _ in range(20):  # conversations are stored as the calls end
+            page = (await api.get("/v1/convai/conversations", params={"page_size": 100})).json()
+            items = page.get("conversations") or []
+            if items and all(item.get("status") in ("done", "failed") for item in items):
+                break
+            await asyncio.sleep(1.0)
+        for item in items:
+            conversation = (await api.get(f"/v1/convai/conversations/{item['conversation_id']}")).json()
+            for turn in conversation.get("transcript") or []:
+                details = ((turn.get("conversation_turn_metrics") or {}).get("details") or {})
+                for stage, value in (details.get("stages_ms") or {}).items():
+                    if stage in samples and isinstance(value, int | float):
+                        samples[stage].append(float(value))
+    return {stage: {"p50": percentile(v, 50), "p95": percentile(v, 95), "n": len(v)}
+            for stage, v in samples.items()}
 
 
 async def run_offline_phase(
@@ -176,6 +200,10 @@ async def run_offline_phase(
                     if not call.ended.is_set() and call.end_request is None:
                         call.end_request = "bench-done"
                 await asyncio.sleep(1.0)
+                try:
+                    stages = await stage_breakdown(base_url, api_key)
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    stages = {"error": repr(exc)}
                 await stop_server(server)
                 if server_log is not None:
                     with server_log.open("a") as kept:
@@ -203,6 +231,8 @@ async def run_offline_phase(
         "top_level_tried": rows[-1]["calls"] if rows else None,
         "target": {"calls": TARGET_CALLS, "verdict": target_check(in_time, TARGET_CALLS, at_least=True)},
         "phase_wall_s": round(time.monotonic() - started, 1),
+        # Server-side stages of every reply, all levels together (ms after the caller's speech ended).
+        "stages_ms_all_levels": stages,
         "levels": rows,
     }
     print_offline(phase)
@@ -215,6 +245,9 @@ def print_offline(phase: dict[str, Any]) -> None:
              str(r["jitter_ms"]["p99"]), f"{r['dropped_frames']}/{r['frames_played']}",
              str(r["server_cpu_pct_of_one_core"]), str(r["load_avg_1m"]),
              "met" if r["reply_targets_met"] else "MISSED"] for r in phase["levels"]]
+    print("server stages, all levels (p50/p95 ms): " + ", ".join(
+        f"{stage} {v['p50']}/{v['p95']}" if isinstance(v, dict) else f"{stage} {v}"
+        for stage, v in phase["stages_ms_all_levels"].items()))
     print_table(
         f"Capacity, offline engines: replies p50 ≤ 1.2 s and p95 ≤ 2 s up to "
         f"{phase['calls_with_reply_p50_le_1200_ms_and_p95_le_2000_ms']} calls (target ≥ {TARGET_CALLS}: "
@@ -246,11 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--levels", default=None, help="comma-separated call counts (default 1,2,3,4,5,6,8)")
     parser.add_argument("--whisper-threads", type=int, default=None, help="CTranslate2 threads (default 2)")
+    parser.add_argument("--server-log", type=Path, default=None, help="append the server's stderr here")
     parser.add_argument("--no-write", action="store_true", help="print only; leave capacity.json alone")
     args = parser.parse_args(argv)
     levels = tuple(int(n) for n in args.levels.split(",")) if args.levels else LEVELS
-    phase = asyncio.run(run_offline_phase(args.settle, args.window, levels=levels,
-                                          whisper_threads=args.whisper_threads))
+    phase = asyncio.run(run_offline_phase(args.settle, args.window, server_log=args.server_log,
+                                          levels=levels, whisper_threads=args.whisper_threads))
     print(json.dumps({"bench": "capacity-offline", **phase}, separators=(",", ":")))
     if not args.no_write and args.levels is None and args.whisper_threads is None:
         merge_into_capacity(phase, RESULTS_DIR / "capacity.json")
