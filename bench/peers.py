@@ -16,7 +16,8 @@ latency (caller's last voiced frame → first voiced agent frame heard), barge-i
 heard), backchannel false interruptions (a clear, or ≥ 0.7 s of silence within 3 s), CPU per call (server
 process CPU seconds ÷ call seconds), then a ramp of concurrent calls per stack (full engines) to the last
 level that holds pacing (``bench/capacity.py``'s rule: jitter p99 ≤ 20 ms, ≤ 0.1 % dropped, no call lost).
-Writes ``bench/results/peers.json`` with the ratios ours ÷ Pipecat.
+Writes ``bench/results/peers.json`` with the ratios ours ÷ Pipecat (``--turn matched``:
+``peers_matched.json``).
 """
 
 from __future__ import annotations
@@ -323,7 +324,7 @@ def versions() -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     load_before = machine_info()["load_avg_1_5_15"]
-    voices = list(CALLER_VOICES[: args.voices])
+    voices = list(CALLER_VOICES[: max(1, args.voices)])  # the ramp's caller speaks with the first voice
     speech = await render(script_texts(), voices, lambda speed: HibariTTS(TTSSettings(speed=speed)))
     voices = [v for v in voices if all((t, v.name) in speech for t in script_texts())]
     sid, token, our_port = "AC" + secrets.token_hex(16), secrets.token_hex(16), free_port()
@@ -345,7 +346,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(
                     f"both servers up after {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True
                 )
-                for index, voice in enumerate(voices):
+                for index, voice in enumerate(voices[: args.voices]):
                     for stack in stacks if index % 2 == 0 else stacks[::-1]:
                         await one_call(stack, voice, speech, index)
                 if args.levels:
@@ -446,7 +447,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--voices", type=int, default=len(CALLER_VOICES), help="caller voices (2 calls each)")
+    parser.add_argument("--voices", type=int, default=len(CALLER_VOICES),
+                        help="caller voices, one call per stack each (0: only the capacity ramp)")
     parser.add_argument(
         "--levels",
         default=",".join(map(str, LEVELS)),
@@ -461,8 +463,8 @@ def main(argv: list[str] | None = None) -> None:
         help="Pipecat's VAD/end-of-turn: its defaults, or matched to ours",
     )
     args = parser.parse_args(argv)
-    if not 1 <= args.voices <= len(CALLER_VOICES):
-        parser.error(f"--voices must be 1..{len(CALLER_VOICES)}")
+    if not 0 <= args.voices <= len(CALLER_VOICES):
+        parser.error(f"--voices must be 0..{len(CALLER_VOICES)}")
     try:
         args.levels = tuple(int(x) for x in args.levels.split(",") if x.strip())
     except ValueError:
@@ -476,7 +478,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     report = asyncio.run(run(args))
     print_report(report)
-    write_result("peers", report)
+    # The matched-turn run is a second view, kept beside the default one rather than replacing it.
+    write_result("peers" if args.turn == "default" else "peers_matched", report)
     print(f"wall time {time.monotonic() - started:.0f} s", file=sys.stderr)
 
 

@@ -165,8 +165,14 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         )
         transport = FastAPIWebsocketTransport(
             websocket,
+            # One media message per 20 ms Twilio frame, as ours sends (Pipecat's default is 40 ms), so both
+            # stacks' pacing is judged on the same cadence.
             FastAPIWebsocketParams(
-                audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                add_wav_header=False,
+                audio_out_10ms_chunks=2,
+                serializer=serializer,
             ),
         )
         stt = SharedWhisperSTT(args.whisper_model, args.whisper_threads)
