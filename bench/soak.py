@@ -91,7 +91,15 @@ class Soak:
         return len(ended)
 
 
+def cut_by_bench(call: SimulatedCall) -> bool:
+    """Placed in the last seconds and stopped by the bench before its media stream connected: nothing to
+    judge (no call was lost, no conversation is expected to hold a transcript)."""
+    return call.end_request == "bench-done" and call.stream_started_ms is None
+
+
 def lost(call: SimulatedCall) -> bool:
+    if cut_by_bench(call):
+        return False
     return call.ended_by not in NORMAL_ENDINGS or call.answered_ms is None or call.stream_error is not None
 
 
@@ -122,7 +130,10 @@ def transcript_ok(conversation: dict[str, Any] | None) -> bool:
     return {"user", "agent"} <= roles
 
 
-async def run(calls: int, minutes: float, warmup_s: float, sample_s: float, call_s: float) -> dict[str, Any]:
+async def run(
+    calls: int, minutes: float, warmup_s: float, sample_s: float, call_s: float,
+    server_log: Path | None = None,
+) -> dict[str, Any]:
     load_before = load_average()
     started = time.monotonic()
     script = await caller_script()
@@ -184,7 +195,9 @@ async def run(calls: int, minutes: float, warmup_s: float, sample_s: float, call
                     stored = await stored_conversations(api)
             finally:
                 await stop_server(server)
-    answered = [call for call in soak.placed if call.answered_ms is not None]
+                if server_log is not None:
+                    server_log.write_text((root / "server.log").read_text())
+    answered = [call for call in soak.placed if call.answered_ms is not None and not cut_by_bench(call)]
     missing = [call.sid for call in answered if not transcript_ok(stored.get(call.sid))]
     return {
         "bench": "soak",
@@ -197,8 +210,14 @@ async def run(calls: int, minutes: float, warmup_s: float, sample_s: float, call
         "idle_rss_mb": round(idle_rss, 1),
         **rss_growth(samples, warmup_s),
         "calls_placed": len(soak.placed),
+        "calls_cut_by_bench_before_connecting": sum(1 for call in soak.placed if cut_by_bench(call)),
+        "calls_judged": len(answered),
         "calls_lost": sum(1 for call in soak.finished if lost(call)),
         "lost_reasons": sorted({str(call.ended_by) for call in soak.finished if lost(call)}),
+        # What the server stored as the reason for the calls lost (the conversation's own account).
+        "lost_termination_reasons": sorted({str((stored.get(call.sid) or {}).get("metadata", {})
+                                                .get("termination_reason")) for call in soak.finished
+                                            if lost(call)}),
         "conversations_stored_with_transcript": len(answered) - len(missing),
         "conversations_missing": missing[:20],
         "jitter_p99_ms_median_window": percentile([w["jitter_ms"]["p99"] for w in windows
@@ -237,7 +256,7 @@ def print_report(report: dict[str, Any]) -> None:
           f"{report['rss_mb_at_end']} MB: growth {growth} % "
           f"(target < {RSS_GROWTH_LIMIT_PCT:.0f} %: {verdict})")
     print(f"  calls lost {report['calls_lost']} {report['lost_reasons'] or ''}; conversations stored with a "
-          f"transcript {report['conversations_stored_with_transcript']}/{report['calls_placed']}")
+          f"transcript {report['conversations_stored_with_transcript']}/{report['calls_judged']}")
     print(f"  jitter p99 (median window) {report['jitter_p99_ms_median_window']} ms, worst window "
           f"{report['jitter_p99_ms_worst_window']} ms; dropped {report['dropped_frames']}/"
           f"{report['frames_played']}; reply p50 {report['reply_latency_ms_p50_median_window']} ms; "
@@ -255,12 +274,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds before the RSS baseline (default: 20 %% of the run, at most 300)")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples (default 5)")
     parser.add_argument("--call-seconds", type=float, default=60.0, help="mean call length (default 60)")
+    parser.add_argument("--server-log", type=Path, default=None, help="write the server's stderr here")
     args = parser.parse_args(argv)
     calls = args.calls if args.calls is not None else default_calls()
     if calls < 1 or args.minutes <= 0 or args.sample < 1 or args.call_seconds < 10:
         parser.error("--calls ≥ 1, --minutes > 0, --sample ≥ 1, --call-seconds ≥ 10")
     warmup = args.warmup if args.warmup is not None else min(300.0, 0.2 * args.minutes * 60.0)
-    report = asyncio.run(run(calls, args.minutes, warmup, args.sample, args.call_seconds))
+    report = asyncio.run(run(calls, args.minutes, warmup, args.sample, args.call_seconds, args.server_log))
     print_report(report)
     write_result("soak", report)
 
