@@ -9,8 +9,8 @@ throwaway PostgreSQL (``scripts/postgres-for-tests.sh``, which installs it from 
 only in the worker count. The engines are the capacity bench's stand-ins with the VAD the settings choose
 (Silero). Server CPU and memory are summed over the supervisor and its workers. The caller side (the Twilio
 stand-in, this process) shares the same cores: on a 2-core machine two workers can at most about double.
-Merges ``phases.workers1``/``phases.workers2`` and a ``workers`` summary into ``bench/results/capacity.json``
-(the other phases stay as they were), and prints one JSON line.
+Writes the ``workers`` phase of ``bench/results/capacity.json`` (one ramp per worker count and the curve; the
+other phases stay as they were) and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,35 +274,49 @@ async def run(phases: list[str], settle_s: float, window_s: float,
             subprocess.run(["bash", str(ROOT / "scripts/postgres-for-tests.sh"), "stop"], env=pg_env,
                            check=False, capture_output=True)
             shutil.rmtree(pg_env["SDR_TEST_PG_DIR"], ignore_errors=True)
-    held = {phase: numbers["calls_held"] for phase, numbers in results.items()}
-    one, two = held.get("workers1"), held.get("workers2")
+    wall_s = round(time.monotonic() - started, 1)
+    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+    for numbers in results.values():
+        numbers.update(measured_at=measured_at, load_avg_at_start=load_before, wall_s_of_run=wall_s)
     return {
-        "phases": results,
-        "workers": {
-            "curve": [{"workers": PHASES[p], "calls_held": n} for p, n in held.items()],
-            "speedup_2_over_1": round(two / one, 2) if one and two else None,
-            "vad": "silero (the settings' VAD), stand-in STT/TTS/LLM",
-            "database": "postgresql (throwaway, loopback)", "chroma": "chroma run (loopback)",
-            "machine": machine_info(),
-            "load_avg_at_start": load_before,
-            "wall_s": round(time.monotonic() - started, 1),
-            "settle_s": settle_s, "window_s": window_s,
-        },
+        "phases": {"workers": summarize({str(PHASES[p]): numbers for p, numbers in results.items()})},
+        "machine": machine_info(),
+        "load_avg_at_start": load_before,
+        "wall_s": wall_s,
+        "settle_s": settle_s,
+        "window_s": window_s,
+    }
+
+
+def summarize(ramps: dict[str, Any]) -> dict[str, Any]:
+    """The ``workers`` phase: one ramp per worker count, and the curve across them."""
+    held = {int(n): ramp["calls_held"] for n, ramp in sorted(ramps.items())}
+    one, two = held.get(1), held.get(2)
+    return {
+        "engines": "standin (stand-in STT/TTS/LLM, the settings' VAD: Silero)",
+        "server": "sdr-agent serve --workers N on a throwaway PostgreSQL and a `chroma run` server, loopback",
+        "curve": [{"workers": n, "calls_held": calls} for n, calls in held.items()],
+        "speedup_2_over_1": round(two / one, 2) if one and two else None,
+        "ramps": ramps,
     }
 
 
 def merge_result(report: dict[str, Any], path: Path = RESULTS_DIR / "capacity.json") -> None:
-    """Put the worker phases into capacity.json beside the other phases (written by ``capacity.py``)."""
+    """The ``workers`` phase goes into capacity.json beside the other phases (``capacity.py`` keeps it when
+    it reruns its own); a run of one worker count keeps the other count's last ramp."""
     existing: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"bench": "capacity"}
-    existing.setdefault("phases", {}).update(report["phases"])
-    existing["workers"] = report["workers"]
+    phases = existing.setdefault("phases", {})
+    earlier = phases.get("workers") if isinstance(phases.get("workers"), dict) else {}
+    ramps = dict(earlier.get("ramps") or {}) | report["phases"]["workers"]["ramps"]
+    phases["workers"] = summarize(ramps)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(existing, indent=2) + "\n")
     print(json.dumps(report, separators=(",", ":")))
 
 
 def print_report(report: dict[str, Any]) -> None:
-    for numbers in report["phases"].values():
+    summary = report["phases"]["workers"]
+    for numbers in summary["ramps"].values():
         rows = [[str(r["calls"]), str(r["jitter_ms"]["p99"]), f"{r['dropped_frames']}/{r['frames_played']}",
                  str(r["server_cpu_pct_of_one_core"]), str(r["cpu_pct_per_call"]), str(r["rss_mb_per_call"]),
                  str(r["reply_latency_ms_p50"]), str(r["caller_side_cpu_pct_of_one_core"]),
@@ -310,22 +325,24 @@ def print_report(report: dict[str, Any]) -> None:
                     f"{numbers['calls_held']} calls held",
                     ["calls", "jitter p99 ms", "dropped", "server CPU %", "CPU %/call", "MB/call",
                      "reply p50 ms", "caller CPU %", "verdict"], rows)
-    summary = report["workers"]
     print(f"workers curve: {summary['curve']} (2 ÷ 1 = {summary['speedup_2_over_1']}); "
-          f"wall {summary['wall_s']} s; load avg at start {summary['load_avg_at_start']}")
+          f"wall {report['wall_s']} s; load avg at start {report['load_avg_at_start']}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--phases", default="workers1,workers2", help="comma-separated: workers1, workers2")
+    parser.add_argument("--phases", default="workers1,workers2",
+                        help="comma-separated: workers1, workers2 ('workers': both)")
     parser.add_argument("--settle", type=float, default=4.0, help="seconds after adding calls (default 4)")
     parser.add_argument("--window", type=float, default=12.0, help="seconds measured per level (default 12)")
     parser.add_argument("--levels", default=None, help="comma-separated call counts instead of the ramp "
                                                        "(a diagnosis run: capacity.json is left as it was)")
     args, _ = parser.parse_known_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if phases == ["workers"]:
+        phases = list(PHASES)
     if not phases or any(p not in PHASES for p in phases):
         parser.error(f"--phases takes {', '.join(PHASES)}")
     if args.settle < 0 or args.window < 2:
