@@ -147,6 +147,10 @@ def split_for_pause(
     levels = np.sqrt(np.mean(sentence[: count * frame].astype(np.float64).reshape(count, frame) ** 2, axis=1))
     lo = max(1, int(0.6 * fragment_ms / 20))
     hi = min(count - 1, max(lo + 1, int(1.05 * fragment_ms / 20)))
-    cut = (lo + int(np.argmin(levels[lo:hi]))) * frame
+    window = levels[lo:hi]
+    # The latest near-quiet frame, not the quietest: a comma pause earlier in the fragment ("last year, but")
+    # is quieter than the word boundary after its last word, and cutting there would change what was said.
+    quiet = np.flatnonzero(window <= 2.0 * float(window.min()) + 50.0)
+    cut = (lo + int(quiet[-1])) * frame
     return sentence[:cut], sentence[cut:]
 
