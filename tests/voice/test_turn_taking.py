@@ -235,6 +235,16 @@ async def test_an_opener_like_actually_stops_the_agent_but_not_when_it_is_the_ag
 
 
 @on_virtual_clock
+async def test_a_question_recognised_after_it_was_let_pass_is_answered() -> None:
+    # 700 ms, no stop words in the partial ("Is"): presumed a backchannel and carried through; its final
+    # words are a question of the caller's own, so the agent stops then and answers it.
+    _session, line, sink, dialogue = await call(["Is that per user?"], caller_ms=700.0)
+    assert line.clears
+    assert dialogue.user_turns == ["Is that per user?"]
+    assert any("49 dollars" in (t.message or "") for t in sink.turns if t.role == "agent")
+
+
+@on_virtual_clock
 async def test_a_click_unducks_at_once() -> None:
     _session, line, _sink, dialogue = await call([], caller_ms=60.0)
     heard = levels(line)

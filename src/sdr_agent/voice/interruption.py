@@ -204,14 +204,20 @@ class InterruptionController:
                 await self.on_tick(turn, now)
         elif (
             hold is None and utterance is self._released and turn is not None and not turn.closed
-            and self.is_stop(utterance.text, _agent_text(turn))
+            and (self.is_stop(utterance.text, _agent_text(turn)) or self._late_question(turn, utterance))
         ):
-            # "Stop." was short enough to pass as a backchannel; its words arrived after the agent came
-            # back to full level. Stop now and answer it.
+            # "Stop." (or "Is that per user?") was let pass as a backchannel; its words arrived after the
+            # agent came back to full level. Stop now and answer it.
             self._released = None
             utterance.discarded = False
             self._listener.reclaim(utterance)
             await self._interrupt(turn, Hold(utterance.started_at, now, self._player.playout_end), now)
+
+    def _late_question(self, turn: AgentTurn, utterance: Utterance) -> bool:
+        """The final words of a sound let pass are a question of the caller's own (not the agent's echo)."""
+        if utterance.final is None or not _is_short_question(utterance.text):
+            return False
+        return self.classifier.classify(utterance.text, turn.spoken_text()) is WordsVerdict.INTERRUPTION
 
     async def on_tick(self, turn: AgentTurn | None, now: float) -> None:
         hold = self.hold
