@@ -6,7 +6,8 @@ defaults to 80 % of the stand-in capacity in ``bench/results/capacity.json``. Ea
 ``--call-seconds`` (±25 %, so calls end at different times) and hangs up; a new call takes its place at once.
 Every ``--sample`` seconds the server's RSS and CPU are read, and the pacing of the agent audio the callers
 heard is measured as in the capacity bench. At the end every call placed must have a stored conversation
-with a transcript (checked through the REST API, matched on the Twilio call sid).
+(status done, with a transcript; both sides of it for a call that ran until the caller hung up), checked
+through the REST API and matched on the Twilio call sid.
 
 Reports: RSS after warm-up vs at the end (growth %, target < 5 %), calls lost (ended by anything but the
 caller's own hang-up or the bench stopping), conversations stored, pacing jitter p99 / dropped frames /
@@ -123,10 +124,26 @@ async def stored_conversations(api: httpx.AsyncClient) -> dict[str, dict[str, An
         cursor = page["next_cursor"]
 
 
-def transcript_ok(conversation: dict[str, Any] | None) -> bool:
-    if conversation is None:
-        return False
-    roles = {turn.get("role") for turn in conversation.get("transcript", []) if turn.get("message")}
+def call_detail(call: SimulatedCall, conversation: dict[str, Any] | None) -> dict[str, Any]:
+    turns = (conversation or {}).get("transcript", [])
+    return {
+        "sid": call.sid, "ended_by": call.ended_by, "status": call.status,
+        "stream_connected": call.stream_started_ms is not None, "duration_s": round(call.duration_s, 1),
+        "caller_turns_spoken": len(call.turns), "stream_error": call.stream_error,
+        "stored": conversation is not None,
+        "stored_status": (conversation or {}).get("status"),
+        "stored_turns": [str(turn.get("role")) for turn in turns],
+        "termination_reason": (conversation or {}).get("metadata", {}).get("termination_reason"),
+    }
+
+
+def stored_ok(conversation: dict[str, Any] | None) -> bool:
+    return conversation is not None and conversation.get("status") == "done" and bool(
+        conversation.get("transcript"))
+
+
+def both_sides(conversation: dict[str, Any] | None) -> bool:
+    roles = {turn.get("role") for turn in (conversation or {}).get("transcript", []) if turn.get("message")}
     return {"user", "agent"} <= roles
 
 
@@ -198,7 +215,11 @@ async def run(
                 if server_log is not None:
                     server_log.write_text((root / "server.log").read_text())
     answered = [call for call in soak.placed if call.answered_ms is not None and not cut_by_bench(call)]
-    missing = [call.sid for call in answered if not transcript_ok(stored.get(call.sid))]
+    # Every call must be stored (status done, with what was said); a call that ran its course (the caller hung
+    # up on their own) must hold both sides of the conversation. Calls the bench stopped early may end
+    # before their first exchange.
+    missing = [call.sid for call in answered if not stored_ok(stored.get(call.sid))
+               or (call.ended_by == "caller-hangup" and not both_sides(stored.get(call.sid)))]
     return {
         "bench": "soak",
         "machine": machine_info(),
@@ -219,7 +240,11 @@ async def run(
                                                 .get("termination_reason")) for call in soak.finished
                                             if lost(call)}),
         "conversations_stored_with_transcript": len(answered) - len(missing),
+        "calls_ran_their_course": sum(1 for call in answered if call.ended_by == "caller-hangup"),
         "conversations_missing": missing[:20],
+        # Why a call counts as lost or unstored: what the caller saw and what the server stored.
+        "problem_calls": [call_detail(call, stored.get(call.sid)) for call in soak.placed
+                          if lost(call) or call.sid in missing][:20],
         "jitter_p99_ms_median_window": percentile([w["jitter_ms"]["p99"] for w in windows
                                                    if w["jitter_ms"]["p99"] is not None], 50),
         "jitter_p99_ms_worst_window": max((w["jitter_ms"]["p99"] or 0.0 for w in windows), default=None),
