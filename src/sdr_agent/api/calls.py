@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from sdr_agent.api.deps import ServicesDep, require_api_key
 from sdr_agent.telephony.call_config import CallConfigError, TelephonyCallConfig, parse_call_config
-from sdr_agent.telephony.hangup import HangupError, hang_up_conversation
+from sdr_agent.telephony.hangup import HangupError, hang_up_conversation, transfer_conversation
 from sdr_agent.telephony.outbound import (
     E164_PATTERN,
     CallSetupError,
@@ -123,6 +123,20 @@ async def hang_up(conversation_id: str, services: ServicesDep) -> HangupResponse
     except HangupError as exc:
         raise HTTPException(status_code=exc.status_code, detail=exc.detail) from exc
     return HangupResponse(conversation_id=done.conversation_id, call_sid=done.call_sid, status="completing")
+
+
+class TransferBody(BaseModel):
+    phone_number: E164Number
+
+
+@router.post("/conversations/{conversation_id}/transfer", response_model=HangupResponse)
+async def transfer(conversation_id: str, body: TransferBody, services: ServicesDep) -> HangupResponse:
+    """Hand a live phone call to a person (``<Dial>``), whichever worker or replica holds its media stream."""
+    try:
+        done = await transfer_conversation(services, conversation_id, body.phone_number)
+    except HangupError as exc:
+        raise HTTPException(status_code=exc.status_code, detail=exc.detail) from exc
+    return HangupResponse(conversation_id=done.conversation_id, call_sid=done.call_sid, status="transferring")
 
 
 def _call_config(data: dict[str, Any] | None) -> TelephonyCallConfig:
