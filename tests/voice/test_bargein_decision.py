@@ -12,6 +12,7 @@ from sdr_agent.voice.backchannel import syllable_peaks
 from sdr_agent.voice.config import SessionConfig, SessionDeps
 from sdr_agent.voice.session import CallSession
 from tests.voice.harness import CallerTimeline, FakeTwilioLine, MemorySink, ScriptedDialogue, drive_caller
+from tests.voice.test_session_timeline import build, run_call
 from tests.voice.test_turn_taking import OPENING, full_level_again_ms, levels, yield_ms
 from tests.voice.virtual_time import on_virtual_clock
 
@@ -77,4 +78,16 @@ async def test_a_drawn_out_two_syllable_hum_is_not_running_speech() -> None:
     heard = levels(line)
     assert line.clears == []
     assert full_level_again_ms(heard) <= 700
+    assert dialogue.user_turns == []
+
+
+@on_virtual_clock
+async def test_the_agents_own_echo_too_loud_to_cancel_never_gets_a_clear() -> None:
+    # 0 dB echo after 200 ms: the canceller cannot remove it and it lasts as long as the agent talks. Every
+    # stop decided from the sound alone silences the agent first; the echo then stops, so no clear is sent.
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Should not answer echo.")
+    stt = FakeSTT(["this would be the echo"], partial_after_ms=60.0)
+    session, line, _sink, _control = build(dialogue, stt)
+    await run_call(session, line, CallerTimeline(), 9.0, echo_gain=1.0, echo_delay_ms=200.0)
+    assert line.clears == []
     assert dialogue.user_turns == []

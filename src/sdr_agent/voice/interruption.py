@@ -8,7 +8,8 @@ going silent, so a backchannel costs no pause. Then:
   most ``words_wait_ms`` after the onset), so a short "Stop." can still be caught by its words;
 - a voice still going at ``backchannel_max_ms`` with no interruption words is *presumed* a backchannel
   (people's "mm-hmm", "right, right" run 600-830 ms): back to full level at once, still listening. Still
-  going at ``interrupt_ms`` it is an interruption after all: silent, ``clear``, answered;
+  going at ``interrupt_ms`` it is an interruption after all: silent at once, and ``clear`` + answer once it
+  goes on for ``SILENT_CONFIRM_MS`` with the agent silent (the agent's own echo stops with the agent);
 - interruption words ("stop", "wait", "actually", "what about", ...: ``stop_phrases``) in the caller's
   words interrupt at once, whenever they arrive — during the duck, after a presumed backchannel, or after
   a short sound was let pass — because a duration rule lets "Stop." through and a long "Wait, how much
@@ -16,7 +17,7 @@ going silent, so a backchannel costs no pause. Then:
 Why mostly words and not the sound: on phone-path audio of six caller voices, spectral centroid, zero-crossing
 rate, high-band share, voicing and syllable count over the first 500 ms overlap between 600-830 ms
 backchannels ("okay, okay", "mm-hmm, sure") and interruption starts (``bench/bargein_features.py``). Only
-one cue is safe: ≥ 4 syllable peaks in 500 ms (running speech) stops the agent at ``backchannel_max_ms``;
+one cue is safe: ≥ 4 syllable peaks in 500 ms (running speech) silences the agent at ``backchannel_max_ms``;
 it catches 7-26 % of interruption starts and 0-1 % of backchannels. Words only
 ever push towards stopping: Whisper hears "mm-hmm" as "No" or "It has.", so no word keeps a hum from
 counting and no unknown word makes one an interruption; recognised backchannel phrases and the agent's own
@@ -54,6 +55,10 @@ FRAME_MS = 20.0
 # Syllable peaks by ``backchannel_max_ms`` that make a sound running speech, not a backchannel: in
 # bench/bargein_features.py four flagged 7-26 % of interruption starts and 0-1 % of 600-830 ms backchannels.
 RUNNING_SPEECH_PEAKS = 4
+# A stop decided from the sound alone (length, syllables) silences the agent first and sends ``clear`` only
+# if the sound goes on this long with the agent silent: its own echo ends within the playout lead + the
+# line's echo delay (≤ 250 ms) + ``end_pause_ms``, a caller does not.
+SILENT_CONFIRM_MS = 450.0
 
 
 class Hold:
@@ -248,17 +253,29 @@ class InterruptionController:
             # The words so far only repeat what the agent is saying: its own voice leaking back. Carry on
             # now instead of going silent on it (the echo would stop with the agent and start again).
             self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
+        elif hold.silent_at is not None:
+            if (now - hold.silent_at) * 1000.0 >= SILENT_CONFIRM_MS:
+                await self._interrupt(turn, hold, now)  # still going with the agent silent: the caller's
         elif elapsed_ms >= config.interrupt_ms:
-            await self._interrupt(turn, hold, now)  # longer than people's backchannels: stop anyway
+            self._go_silent(hold, now)  # longer than people's backchannels: stop anyway
         elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
             if syllable_peaks(hold.levels_db) >= RUNNING_SPEECH_PEAKS:
-                await self._interrupt(turn, hold, now)  # too many syllables for "mm-hmm": running speech
+                self._go_silent(hold, now)  # too many syllables for "mm-hmm": running speech
                 return
             # Still voiced and no stop words yet (they interrupt at once in ``on_words``): a person carries
             # on through a long "mm-hmm, sure". Back to full level now, still listening.
             hold.presumed_at = now
             self._player.unduck()
             self.trail.append((now, "presumed backchannel"))
+
+    def _go_silent(self, hold: Hold, now: float) -> None:
+        """Stop sending, without ``clear`` yet: a decision from the sound alone may be the agent's own echo
+        (it fades with the agent) — only a voice that goes on while the agent is silent interrupts."""
+        self._player.unduck()
+        self._player.pause()
+        hold.silent_at = now
+        hold.audible_until = max(now, self._player.playout_end)
+        self.trail.append((now, "silent"))
 
     def _resume(self, turn: AgentTurn, hold: Hold, counted_as: WordsVerdict | None) -> None:
         if counted_as is not None:
