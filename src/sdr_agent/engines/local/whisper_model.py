@@ -22,6 +22,7 @@ import numpy as np
 
 from sdr_agent.audio.resample import pcm_to_float, resample
 from sdr_agent.engines.base import PCM16, EngineError
+from sdr_agent.engines.local.cpu_threads import limit_blas_threads
 from sdr_agent.engines.local.fair_worker import FairWorker, Priority, Ticket
 from sdr_agent.engines.local.whisper_fast import fast_segments, fast_segments_batch, fits_window
 from sdr_agent.engines.local.whisper_filter import DecodedSegment, kept_segments
@@ -101,6 +102,7 @@ class SharedWhisper:
     def _load(self) -> Any:
         from faster_whisper import WhisperModel
 
+        limit_blas_threads()
         source = self.config.model
         is_dir = Path(source).is_dir()
         started = time.perf_counter()
