@@ -10,8 +10,10 @@ product questions, each 0.5 s after the agent goes quiet. Fillers ("Sure.") are 
 
 Per level, after ``--settle`` seconds, a ``--window`` of reply latencies (p50/p95) plus the pacing checks of
 ``bench/capacity.py`` (jitter, dropouts, calls lost). A level meets the reply targets with p50 ≤ 1.2 s and
-p95 ≤ 2 s and pacing held; the phase reports the highest level before the first miss. Server CPU and load
-average are recorded: on a shared machine other processes inflate every latency.
+p95 ≤ 2 s and no call lost (pacing has its own pass/fail column); the phase reports the highest level
+before the first miss. Server CPU and load average are recorded: on a shared machine other processes
+inflate every latency. The stored conversations give the server's stage timings (end of turn, STT final,
+LLM first token, TTS first audio), all levels together, to show where slow replies spent their time.
 """
 
 from __future__ import annotations
@@ -181,8 +183,11 @@ async def run_offline_phase(
                     replies = replies_in(calls, w0, loop.time() * 1000.0)
                     row |= {"reply_latency_ms_p50": percentile(replies, 50),
                             "reply_latency_ms_p95": percentile(replies, 95), "replies": len(replies)}
+                    # The reply targets on their own (no call lost); pacing has its own verdict, "passed",
+                    # which on a machine loaded by other processes fails first at any level.
                     row["reply_targets_met"] = bool(
-                        row["passed"] and replies and (row["reply_latency_ms_p50"] or 0) <= REPLY_P50_MS
+                        row["calls_lost"] == 0 and replies
+                        and (row["reply_latency_ms_p50"] or 0) <= REPLY_P50_MS
                         and (row["reply_latency_ms_p95"] or 0) <= REPLY_P95_MS
                     )
                     rows.append(row)
