@@ -142,4 +142,5 @@ def around_end_silence(timing: EndOfTurnTiming, end_silence_ms: float) -> EndOfT
         complete_ms=min(timing.complete_ms, end_silence_ms),
         default_ms=end_silence_ms,
         incomplete_ms=max(timing.incomplete_ms, end_silence_ms),
+        unfinished_p=timing.unfinished_p,
     )

@@ -16,9 +16,11 @@ called 52-67 % of mid-phrase fragments complete at 0.7-0.9) but its low end is s
 finished sentences and 19 % of unfinished fragments. So it is used where that holds:
 - p below ``unfinished_p`` → wait ``incomplete_ms`` whatever the words say (Whisper garbles a fragment
   into text that ends like a sentence: "I was wondering about the" → "I want to make your mouth, man.");
-- finished-looking words wait for the model's verdict (at most ``PROBE_WAIT_MS`` more) before answering;
-- a *partial* that ends on "the"/"at" (the final is not in yet) with p at least ``finished_p``, or final
-  words that tell nothing, with p at least ``finished_p`` → no 1.1 s wait on a stale partial.
+- finished-looking words wait for the model's verdict (at most ``PROBE_WAIT_MS`` more) before answering.
+A high p never shortens a wait: on the latency bench it shortened a stale partial's wait ("Could you send me
+the..." said with a 500 ms pause was cut because Whisper's final came late) and answered fragments with no
+punctuation ("I'd like to know"), while the 1.1 s waits it was meant to remove came from word rules ("Tuesday
+at 3." read as ending on "at", "cause" as "because"), now fixed.
 """
 
 from __future__ import annotations
@@ -48,19 +50,17 @@ class EndOfTurnTiming:
     complete_ms: float
     default_ms: float
     incomplete_ms: float
-    # Acoustic model thresholds (probability that the turn is complete): above ``finished_p`` it may shorten
-    # a wait the words alone would make; below ``unfinished_p`` the caller is mid-sentence.
-    finished_p: float = 0.9
+    # Below this acoustic probability that the turn is complete, the caller is taken to be mid-sentence.
     unfinished_p: float = 0.1
 
 
 TIMINGS = {
     Eagerness.EAGER: EndOfTurnTiming(complete_ms=160.0, default_ms=400.0, incomplete_ms=900.0,
-                                     finished_p=0.8, unfinished_p=0.05),
+                                     unfinished_p=0.05),
     Eagerness.NORMAL: EndOfTurnTiming(complete_ms=200.0, default_ms=500.0, incomplete_ms=1100.0,
-                                      finished_p=0.9, unfinished_p=0.1),
+                                      unfinished_p=0.1),
     Eagerness.PATIENT: EndOfTurnTiming(complete_ms=350.0, default_ms=700.0, incomplete_ms=1500.0,
-                                       finished_p=0.95, unfinished_p=0.2),
+                                       unfinished_p=0.2),
 }
 
 # Words a sentence does not end on: fillers, conjunctions, articles, prepositions, possessives, auxiliaries.
@@ -117,8 +117,6 @@ def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
     guess = turn.current_guess()
     p = guess.probability if guess is not None else None
     if state is Completeness.INCOMPLETE:
-        if not finals and p is not None and p >= timing.finished_p:
-            return timing.default_ms  # a stale partial ("... on Tuesday at"): the audio says it ended
         return timing.incomplete_ms  # a partial is enough to know the caller is mid-sentence
     if p is not None and p < timing.unfinished_p:
         return timing.incomplete_ms  # words that look finished, audio that does not (a garbled fragment)
@@ -128,8 +126,6 @@ def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
             # final does; on a loaded machine it is not worth more than PROBE_WAIT_MS of extra silence.
             return min(timing.default_ms, timing.complete_ms + PROBE_WAIT_MS)
         return timing.complete_ms  # only final text may end a turn early
-    if finals and p is not None and p >= timing.finished_p:
-        return timing.complete_ms
     return timing.default_ms
 
 
