@@ -91,3 +91,16 @@ async def test_the_agents_own_echo_too_loud_to_cancel_never_gets_a_clear() -> No
     await run_call(session, line, CallerTimeline(), 9.0, echo_gain=1.0, echo_delay_ms=200.0)
     assert line.clears == []
     assert dialogue.user_turns == []
+
+
+@on_virtual_clock
+async def test_running_speech_that_pauses_between_words_while_the_agent_is_silent_is_still_answered() -> None:
+    # Silenced at 500 ms by its rhythm, then the caller pauses 150 ms between words: a pause is not the end
+    # of an interruption; the voice that follows, with the agent silent, confirms it.
+    speech = np.concatenate([syllables(8.0, 520.0), np.zeros(1200, dtype=np.int16), syllables(8.0, 900.0)])
+    line, dialogue = await call(speech, "Can I ask about the price for a team")
+    heard = levels(line)
+    last_heard = max(t for t, _ in heard if t < ONSET + 1.6)
+    assert last_heard - ONSET <= 0.7
+    assert line.clears
+    assert dialogue.user_turns == ["Can I ask about the price for a team"]

@@ -8,8 +8,8 @@ going silent, so a backchannel costs no pause. Then:
   most ``words_wait_ms`` after the onset), so a short "Stop." can still be caught by its words;
 - a voice still going at ``backchannel_max_ms`` with no interruption words is *presumed* a backchannel
   (people's "mm-hmm", "right, right" run 600-830 ms): back to full level at once, still listening. Still
-  going at ``interrupt_ms`` it is an interruption after all: silent at once, and ``clear`` + answer once it
-  goes on for ``SILENT_CONFIRM_MS`` with the agent silent (the agent's own echo stops with the agent);
+  going at ``interrupt_ms`` it is an interruption after all: silent at once, and ``clear`` + answer once a
+  voice is heard with the agent silent and its echo died down (``ECHO_TAIL_MS``);
 - interruption words ("stop", "wait", "actually", "what about", ...: ``stop_phrases``) in the caller's
   words interrupt at once, whenever they arrive — during the duck, after a presumed backchannel, or after
   a short sound was let pass — because a duration rule lets "Stop." through and a long "Wait, how much
@@ -56,9 +56,12 @@ FRAME_MS = 20.0
 # bench/bargein_features.py four flagged 7-26 % of interruption starts and 0-1 % of 600-830 ms backchannels.
 RUNNING_SPEECH_PEAKS = 4
 # A stop decided from the sound alone (length, syllables) silences the agent first and sends ``clear`` only
-# if the sound goes on this long with the agent silent: its own echo ends within the playout lead + the
-# line's echo delay (≤ 250 ms) + ``end_pause_ms``, a caller does not.
-SILENT_CONFIRM_MS = 450.0
+# when a voice is heard with the agent silent, after ECHO_TAIL_MS (what was already playing, ≤ the playout
+# lead, plus the line's echo delay, ≤ 250 ms): its own echo has died down by then, a caller talks on. No
+# voice by SILENT_CONFIRM_MS: the agent carries on.
+ECHO_TAIL_MS = 350.0
+SILENT_CONFIRM_MS = 650.0
+VOICED_WHILE_SILENT_FRAMES = 3
 
 
 class Hold:
@@ -77,6 +80,7 @@ class Hold:
         self.presumed_at: float | None = None  # still voiced at backchannel_max_ms, no stop words: full level
         self.presume_again = True  # False when this continues a sound already presumed a backchannel
         self.levels_db: list[float] = []  # frame levels since the onset, for the syllable count
+        self.voiced_while_silent = 0  # voiced frames heard once the agent's echo had died down
 
 
 class InterruptionController:
@@ -158,6 +162,8 @@ class InterruptionController:
             quiet = prob < VOICE_PROB or energy < floor
             hold.quiet_ms = hold.quiet_ms + FRAME_MS if quiet else 0.0
             hold.levels_db.append(20.0 * math.log10(energy + 1.0))
+            if not quiet and hold.silent_at is not None and now - hold.silent_at >= ECHO_TAIL_MS / 1000.0:
+                hold.voiced_while_silent += 1  # past the echo of what was already playing: the caller
             if hold.quiet_ms >= self._config.end_pause_ms and hold.ended_at is None:
                 hold.ended_at = now
             elif hold.quiet_ms == 0.0:
@@ -237,6 +243,15 @@ class InterruptionController:
         text = hold.utterance.text if hold.utterance is not None else ""
         final_words = hold.utterance is not None and hold.utterance.final is not None and bool(text)
         verdict = self.classifier.classify(text, agent_text=turn.spoken_text())
+        if hold.silent_at is not None:
+            # Silenced from the sound alone: a caller keeps talking (pauses between words included), the
+            # agent's own echo dies down with the agent.
+            if hold.voiced_while_silent >= VOICED_WHILE_SILENT_FRAMES:
+                await self._interrupt(turn, hold, now)
+            elif (now - hold.silent_at) * 1000.0 >= SILENT_CONFIRM_MS:
+                counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
+                self._resume(turn, hold, counted_as=counted)
+            return
         if hold.ended_at is not None:
             if not hold.confirmed and not text:
                 self._resume(turn, hold, counted_as=None)  # a click or a cough: nothing sustained, no words
@@ -253,9 +268,6 @@ class InterruptionController:
             # The words so far only repeat what the agent is saying: its own voice leaking back. Carry on
             # now instead of going silent on it (the echo would stop with the agent and start again).
             self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
-        elif hold.silent_at is not None:
-            if (now - hold.silent_at) * 1000.0 >= SILENT_CONFIRM_MS:
-                await self._interrupt(turn, hold, now)  # still going with the agent silent: the caller's
         elif elapsed_ms >= config.interrupt_ms:
             self._go_silent(hold, now)  # longer than people's backchannels: stop anyway
         elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
