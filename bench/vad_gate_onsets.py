@@ -27,6 +27,7 @@ from sdr_agent.audio.resample import resample, rms
 from sdr_agent.engines.base import PCM16, AudioFrame
 from sdr_agent.engines.local.hibari_tts import HibariTTS
 from sdr_agent.engines.local.vad import SileroVAD
+from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
 from sdr_agent.voice.segmenter import SegmentEvent, SpeechSegmenter
 
 SENTENCES = (
@@ -62,6 +63,22 @@ def line(sentences: list[PCM16], gain: float, hiss: float, rng: np.random.Genera
     return ulaw_to_pcm(pcm_to_ulaw(np.clip(pcm, -32768, 32767).astype(np.int16)))
 
 
+def bargein_onsets(vad: SileroVAD, pcm: PCM16) -> list[int]:
+    """Frames where the layered barge-in detector (as while the agent speaks) raises a candidate."""
+    detector, found = BargeInDetector(), []
+    for index in range(len(pcm) // FRAME):
+        frame = pcm[index * FRAME : (index + 1) * FRAME]
+        event = detector.process(rms(frame), vad.speech_probability(frame), index * 20.0)
+        if event is BargeInEvent.CANDIDATE:
+            found.append(index)
+    return found
+
+
+def shifts_of(reference: list[int], found: list[int]) -> list[int]:
+    # Pair each reference onset with the nearest gated one (extra or missing ones show in the counts).
+    return [min((g - r for g in found), key=abs) for r in reference] if found else []
+
+
 def onsets(vad: SileroVAD, pcm: PCM16) -> list[int]:
     segmenter, starts = SpeechSegmenter(), []
     for index in range(len(pcm) // FRAME):
@@ -84,9 +101,12 @@ async def run() -> dict[str, Any]:
             pcm = line(sentences, gain, hiss, rng)
             always_on, gated = SileroVAD(gate_rms=0), SileroVAD()
             reference, found = onsets(always_on, pcm), onsets(gated, pcm)
-            # Pair each reference onset with the nearest gated one (extra or missing segments show in counts).
-            shifts = [min((g - r for g in found), key=abs) for r in reference] if found else []
+            shifts = shifts_of(reference, found)
+            barge_ref = bargein_onsets(SileroVAD(gate_rms=0), pcm)
+            barge_gated = bargein_onsets(SileroVAD(), pcm)
             rows.append({
+                "bargein_candidates_always_on": len(barge_ref), "bargein_candidates_gated": len(barge_gated),
+                "bargein_shift_frames": shifts_of(barge_ref, barge_gated),
                 "gain_db": round(20 * np.log10(gain), 1), "hiss_rms": hiss,
                 "segments_always_on": len(reference), "segments_gated": len(found),
                 "onset_shift_frames": shifts,
@@ -94,6 +114,7 @@ async def run() -> dict[str, Any]:
                 "model_windows_share": round(gated.windows_run / max(1, always_on.windows_run), 3),
             })
     all_shifts = [s for row in rows for s in row["onset_shift_frames"]]
+    barge_shifts = [s for row in rows for s in row["bargein_shift_frames"]]
     return {
         "bench": "vad_gate_onsets",
         "machine": machine_info(),
@@ -104,6 +125,10 @@ async def run() -> dict[str, Any]:
         "same_frame": sum(1 for s in all_shifts if s == 0),
         "earlier": sum(1 for s in all_shifts if s < 0),
         "later": sum(1 for s in all_shifts if s > 0),
+        "bargein_candidates": len(barge_shifts),
+        "bargein_same_frame": sum(1 for s in barge_shifts if s == 0),
+        "bargein_earlier": sum(1 for s in barge_shifts if s < 0),
+        "bargein_later": sum(1 for s in barge_shifts if s > 0),
         "conditions": rows,
     }
 
@@ -113,11 +138,17 @@ def main() -> None:
     print_table(
         f"Silero gate vs always-on: {report['onsets']} onsets, {report['same_frame']} same frame, "
         f"{report['earlier']} earlier, {report['later']} later",
-        ["gain dB", "hiss RMS", "segments on/gated", "onset shift (frames)", "model windows run"],
+        ["gain dB", "hiss RMS", "segments on/gated", "onset shift (frames)", "barge-in shift",
+         "model windows run"],
         [[str(r["gain_db"]), str(r["hiss_rms"]), f"{r['segments_always_on']}/{r['segments_gated']}",
-          " ".join(str(s) for s in r["onset_shift_frames"]), f"{100 * r['model_windows_share']:.0f} %"]
+          " ".join(str(s) for s in r["onset_shift_frames"]),
+          " ".join(str(s) for s in r["bargein_shift_frames"]),
+          f"{100 * r['model_windows_share']:.0f} %"]
          for r in report["conditions"]],
     )
+    print(f"barge-in candidates (layered detector): {report['bargein_candidates']}, same frame "
+          f"{report['bargein_same_frame']}, earlier {report['bargein_earlier']}, "
+          f"later {report['bargein_later']}")
     write_result("vad_gate_onsets", report)
 
 

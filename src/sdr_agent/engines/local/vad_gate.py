@@ -9,7 +9,8 @@ the onset frame, so it scores the onset with the recent history an always-on mod
 on synthesised speech at three levels, with and without line hiss (``bench/vad_gate_onsets.py``, 56 onsets):
 30 on the same frame, 21 earlier, 5 later (by 1-5 frames, only at −10 and −20 dB). The model's recurrent
 state remembers the previous utterance for seconds, so no pre-roll makes it bit-identical to a model that
-ran through the pause; a fresh one is mostly a little quicker. The gate closes again only after
+ran through the pause; a fresh one is mostly a little quicker. Barge-in candidates of the layered detector
+on the same audio: 182 of 199 on the same frame, 17 earlier, none later. The gate closes again only after
 ``hang_frames`` quiet frames *and* once the model itself has let go (its probability below ``close_prob``),
 so the model's own hangover after a voice stops is still reported as it was.
 
