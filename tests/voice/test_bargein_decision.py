@@ -4,9 +4,11 @@ stopped when the duck window ends even with no interruption words; a hum's two s
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 
+from sdr_agent.engines.base import Transcript
 from sdr_agent.engines.fakes import FakeSTT, FakeTTS, FakeVAD, voiced_signal
 from sdr_agent.voice.backchannel import syllable_peaks
 from sdr_agent.voice.config import SessionConfig, SessionDeps
@@ -104,3 +106,50 @@ async def test_running_speech_that_pauses_between_words_while_the_agent_is_silen
     assert last_heard - ONSET <= 0.7
     assert line.clears
     assert dialogue.user_turns == ["Can I ask about the price for a team"]
+
+
+class SlowFinals(FakeSTT):
+    """Finals arrive 400 ms late (a recogniser busy with other calls); no partials."""
+
+    async def open_stream(self) -> Any:
+        stream = await super().open_stream()
+        emit = stream._emit
+        loop = asyncio.get_running_loop()
+
+        def late(item: Transcript) -> None:
+            if item.is_final:
+                loop.call_later(0.4, emit, item)
+            else:
+                emit(item)
+
+        stream._emit = late  # type: ignore[method-assign]
+        return stream
+
+
+@on_virtual_clock
+async def test_stop_words_of_the_first_half_that_arrive_during_the_second_half_stop_the_agent() -> None:
+    # "Sorry" (300 ms) is let pass with no words yet; "the price please" follows after a short pause, as one
+    # sound; the first half's words arrive only now: they still stop the agent, and both halves are answered.
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_bd2", call_sid="CA_bd2",
+        deps=SessionDeps(stt=SlowFinals(["Sorry", "the price please"], partial_after_ms=10_000.0,
+                                        claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, voiced_signal(220.0, 300.0))
+    timeline.add(ONSET + 0.55, voiced_signal(220.0, 400.0))
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    assert line.clears
+    assert dialogue.user_turns == ["Sorry the price please"]

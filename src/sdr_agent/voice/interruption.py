@@ -214,6 +214,12 @@ class InterruptionController:
             elif self._layered:
                 await self.on_tick(turn, now)
         elif (
+            hold is not None and utterance is hold.earlier and turn is not None
+            and self.is_stop(utterance.text, _agent_text(turn))
+        ):
+            # "Sorry, ... can I ask": the first part's words ("Sorry") arrive while its continuation is held.
+            await self._interrupt(turn, hold, now)
+        elif (
             hold is None and utterance is self._released and turn is not None and not turn.closed
             and (self.is_stop(utterance.text, _agent_text(turn)) or self._late_question(turn, utterance))
         ):
