@@ -40,11 +40,12 @@ def test_the_acoustic_verdict_moves_the_wait_both_ways() -> None:
     assert required_silence_ms(_turn("How much is it?", final=True, p=0.6), NORMAL) == NORMAL.complete_ms
     # ...unless the audio says the caller is mid-sentence (a fragment garbled into a "sentence").
     garbled = _turn("I want to make your mouth, man.", final=True, p=0.03)
-    assert required_silence_ms(garbled, NORMAL) == NORMAL.incomplete_ms
+    assert required_silence_ms(garbled, NORMAL) == NORMAL.doubtful_ms
+    assert NORMAL.default_ms < NORMAL.doubtful_ms < NORMAL.incomplete_ms  # weaker evidence than the words
     # A high p never shortens a wait the words make (the model calls half of all fragments complete).
     assert required_silence_ms(_turn("on Tuesday at", final=False, p=0.97), NORMAL) == NORMAL.incomplete_ms
     assert required_silence_ms(_turn("I'd like to know", final=True, p=0.97), NORMAL) == NORMAL.default_ms
-    assert required_silence_ms(_turn("I'd like to know", final=True, p=0.05), NORMAL) == NORMAL.incomplete_ms
+    assert required_silence_ms(_turn("I'd like to know", final=True, p=0.05), NORMAL) == NORMAL.doubtful_ms
     # A verdict about an earlier pause says nothing about this one.
     stale = _turn("How much is it?", final=True, p=0.01)
     stale.last_voice_at = 2.0
@@ -55,7 +56,7 @@ def test_eagerness_sets_the_models_thresholds() -> None:
     eager, patient = TIMINGS[Eagerness.EAGER], TIMINGS[Eagerness.PATIENT]
     assert eager.unfinished_p < NORMAL.unfinished_p < patient.unfinished_p
     doubtful = _turn("Is that all.", final=True, p=0.15)
-    assert required_silence_ms(doubtful, patient) == patient.incomplete_ms
+    assert required_silence_ms(doubtful, patient) == patient.doubtful_ms
     assert required_silence_ms(doubtful, NORMAL) == NORMAL.complete_ms
     settings = Settings(_env_file=None)
     explicit = session_config(settings, {"turn": {"turn_eagerness": "patient", "end_silence_ms": 800}})

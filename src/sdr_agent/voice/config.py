@@ -143,4 +143,5 @@ def around_end_silence(timing: EndOfTurnTiming, end_silence_ms: float) -> EndOfT
         default_ms=end_silence_ms,
         incomplete_ms=max(timing.incomplete_ms, end_silence_ms),
         unfinished_p=timing.unfinished_p,
+        doubtful_ms=max(timing.doubtful_ms, end_silence_ms),
     )

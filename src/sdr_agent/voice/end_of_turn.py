@@ -14,7 +14,7 @@ An acoustic model (Smart Turn v3, ``engines/local/smart_turn.py``) also hears ho
 phone-path synthetic speech with 200 ms of trailing silence it is unreliable as a "finished" signal (it
 called 52-67 % of mid-phrase fragments complete at 0.7-0.9) but its low end is sharp: p < 0.1 on 2 % of
 finished sentences and 19 % of unfinished fragments. So it is used where that holds:
-- p below ``unfinished_p`` → wait ``incomplete_ms`` whatever the words say (Whisper garbles a fragment
+- p below ``unfinished_p`` → wait ``doubtful_ms`` whatever the words say (Whisper garbles a fragment
   into text that ends like a sentence: "I was wondering about the" → "I want to make your mouth, man.");
 - finished-looking words wait for the model's verdict (at most ``PROBE_WAIT_MS`` more) before answering.
 A high p never shortens a wait: on the latency bench it shortened a stale partial's wait ("Could you send me
@@ -50,17 +50,20 @@ class EndOfTurnTiming:
     complete_ms: float
     default_ms: float
     incomplete_ms: float
-    # Below this acoustic probability that the turn is complete, the caller is taken to be mid-sentence.
+    # Below this acoustic probability that the turn is complete, the caller is taken to be mid-sentence, and
+    # the turn waits ``doubtful_ms``: the model is weaker evidence than the words (on the bench it also said
+    # p < 0.1 on a few finished questions), so it lengthens the wait less than an unfinished sentence does.
     unfinished_p: float = 0.1
+    doubtful_ms: float = 800.0
 
 
 TIMINGS = {
     Eagerness.EAGER: EndOfTurnTiming(complete_ms=160.0, default_ms=400.0, incomplete_ms=900.0,
-                                     unfinished_p=0.05),
+                                     unfinished_p=0.05, doubtful_ms=650.0),
     Eagerness.NORMAL: EndOfTurnTiming(complete_ms=200.0, default_ms=500.0, incomplete_ms=1100.0,
-                                      unfinished_p=0.1),
+                                      unfinished_p=0.1, doubtful_ms=800.0),
     Eagerness.PATIENT: EndOfTurnTiming(complete_ms=350.0, default_ms=700.0, incomplete_ms=1500.0,
-                                       unfinished_p=0.2),
+                                       unfinished_p=0.2, doubtful_ms=1100.0),
 }
 
 # Words a sentence does not end on: fillers, conjunctions, articles, prepositions, possessives, auxiliaries.
@@ -119,7 +122,7 @@ def required_silence_ms(turn: CallerTurn, timing: EndOfTurnTiming) -> float:
     if state is Completeness.INCOMPLETE:
         return timing.incomplete_ms  # a partial is enough to know the caller is mid-sentence
     if p is not None and p < timing.unfinished_p:
-        return timing.incomplete_ms  # words that look finished, audio that does not (a garbled fragment)
+        return timing.doubtful_ms  # words that look finished, audio that does not (a garbled fragment)
     if state is Completeness.COMPLETE and finals:
         if _pending(guess):
             # Its verdict comes 60-115 ms after the probe (at 150 ms of silence), usually before Whisper's
