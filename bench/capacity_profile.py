@@ -78,12 +78,13 @@ def main() -> None:
         raw = Path(tmp) / "profile.txt"
         bench = subprocess.Popen(
             [sys.executable, str(BENCH / "capacity.py"), "--phases", args.phase, "--levels", str(args.calls),
-             "--settle", str(args.seconds // 3), "--window", str(args.seconds)],
+             "--settle", "10", "--window", str(args.seconds + 30)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
             pid = server_pid(bench.pid)
-            time.sleep(25 + args.calls * 0.15)  # start-up, the agent set-up, the calls placed 150 ms apart
+            # Start-up and the agent's set-up, the calls placed 150 ms apart, then into the measured window.
+            time.sleep(25 + args.calls * 0.15 + 5)
             subprocess.run([str(PY_SPY), "record", "--pid", str(pid), "--nonblocking", "-r", str(args.rate),
                             "-d", str(args.seconds), "-f", "raw", "-o", str(raw)],
                            check=True, capture_output=True)
