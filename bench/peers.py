@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,14 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import httpx
-from bench.caller_ear import ReplyJudgement
 from bench.callers import CALLER_VOICES, CallerVoice, render
 from bench.capacity import measure_level, server_settings, stop_server, wait_healthy
 from bench.capacity_measure import process_cpu_seconds, process_rss_mb
-from bench.common import LoopLagProbe, format_ms, free_port, machine_info, print_table, summary, write_result
+from bench.common import LoopLagProbe, free_port, machine_info, write_result
 from bench.peers_calls import (
     GREETING,
-    Interjected,
     call_script,
     capacity_script,
     fixed_line,
@@ -56,6 +52,7 @@ from bench.peers_calls import (
     script_texts,
     start_direct_call,
 )
+from bench.peers_report import PEERS_PYTHON, Stack, print_report, ratios, stack_numbers, versions
 
 from sdr_agent.demo.scenario import agent_body
 from sdr_agent.engines.local.hibari_tts import HibariTTS
@@ -66,27 +63,12 @@ from sdr_agent.sim.openai_compat import STANDIN_KEY, OpenAIStandIn
 from sdr_agent.sim.twilio import TwilioStandIn
 
 BENCH = Path(__file__).resolve().parent
-PEERS_PYTHON = BENCH / ".venv-peers" / "bin" / "python"
 PIPECAT_SERVER = BENCH / "peers" / "pipecat_server.py"
 OUR_SERVER = BENCH / "capacity_server.py"
 LEVELS = (1, 2, 4, 6, 8, 12, 16, 24)
 CALL_TIMEOUT_S = 240.0
 START_TIMEOUT_S = 240.0
 CAPACITY_TURNS = 80
-VERSIONS = ("faster-whisper", "ctranslate2", "onnxruntime", "hibari-tts", "numpy")
-
-
-@dataclass
-class Stack:
-    name: str
-    process: asyncio.subprocess.Process
-    dial: Callable[[CallPlan, str], Awaitable[SimulatedCall]]
-    judged: list[ReplyJudgement] = field(default_factory=list)
-    interjected: list[Interjected] = field(default_factory=list)
-    cpu_s: float = 0.0
-    call_s: float = 0.0
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    capacity: dict[str, Any] = field(default_factory=dict)
 
 
 def whisper_dir() -> str:
@@ -269,58 +251,6 @@ async def ramp(
     }
 
 
-def stack_numbers(stack: Stack) -> dict[str, Any]:
-    replies = [j.latency_ms for j in stack.judged if j.latency_ms is not None]
-    complete = [j.latency_ms for j in stack.judged if j.latency_ms is not None and j.complete]
-    barge = [i for i in stack.interjected if i.label.startswith("barge-in")]
-    back = [i for i in stack.interjected if i.label.startswith("backchannel") and i.agent_was_playing]
-    stops = [i.stop_latency_ms for i in barge if i.stop_latency_ms is not None]
-    return {
-        "turns": len(stack.judged),
-        "reply_latency_ms": summary(replies),
-        "reply_latency_complete_questions_ms": summary(complete),
-        "unanswered_turns": sum(1 for j in stack.judged if j.latency_ms is None),
-        "cut_offs": sum(j.cut_off for j in stack.judged),
-        "bargein_stop_latency_ms": summary(stops),
-        "bargeins_agent_not_playing": sum(1 for i in barge if not i.agent_was_playing),
-        "backchannels": len(back),
-        "backchannel_false_interruptions": sum(i.agent_gave_up for i in back),
-        "cpu_pct_of_one_core_per_call": round(100.0 * stack.cpu_s / stack.call_s, 1)
-        if stack.call_s
-        else None,
-        "call_seconds": round(stack.call_s, 1),
-        "capacity": stack.capacity,
-        "calls": stack.calls,
-    }
-
-
-def ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]:
-    def div(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 2) if a is not None and b else None
-
-    return {
-        "reply_p50": div(ours["reply_latency_ms"]["p50"], peer["reply_latency_ms"]["p50"]),
-        "reply_p95": div(ours["reply_latency_ms"]["p95"], peer["reply_latency_ms"]["p95"]),
-        "bargein_stop_p50": div(
-            ours["bargein_stop_latency_ms"]["p50"], peer["bargein_stop_latency_ms"]["p50"]
-        ),
-        "cpu_per_call": div(ours["cpu_pct_of_one_core_per_call"], peer["cpu_pct_of_one_core_per_call"]),
-        "calls_held": div(ours["capacity"].get("calls_held"), peer["capacity"].get("calls_held")),
-    }
-
-
-def versions() -> dict[str, Any]:
-    ours = {name: importlib.metadata.version(name) for name in ("sdr-agent", *VERSIONS)}
-    code = (
-        "import importlib.metadata as m, json; print(json.dumps({n: m.version(n) for n in "
-        f"{('pipecat-ai', *VERSIONS)!r}}}))"
-    )
-    peer = json.loads(
-        subprocess.run([str(PEERS_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout
-    )
-    return {"ours": ours, "pipecat_venv": peer}
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     load_before = machine_info()["load_avg_1_5_15"]
@@ -397,58 +327,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def print_report(report: dict[str, Any]) -> None:
-    rows = []
-    for name, numbers in report["stacks"].items():
-        reply, stop = numbers["reply_latency_ms"], numbers["bargein_stop_latency_ms"]
-        rows.append(
-            [
-                name,
-                str(reply["n"]),
-                format_ms(reply["p50"]),
-                format_ms(reply["p95"]),
-                format_ms(stop["p50"]),
-                f"{numbers['backchannel_false_interruptions']}/{numbers['backchannels']}",
-                f"{numbers['cpu_pct_of_one_core_per_call']} %",
-                str(numbers["capacity"].get("calls_held")),
-            ]
-        )
-    ratio = report["ratio_ours_over_pipecat"]
-    rows.append(
-        [
-            "ours ÷ pipecat",
-            "",
-            str(ratio["reply_p50"]),
-            str(ratio["reply_p95"]),
-            str(ratio["bargein_stop_p50"]),
-            "",
-            str(ratio["cpu_per_call"]),
-            str(ratio["calls_held"]),
-        ]
-    )
-    print_table(
-        f"Ours vs Pipecat, same call (load avg {report['machine']['load_avg_1_5_15']}, "
-        f"wall {report['wall_s']} s)",
-        [
-            "stack",
-            "turns",
-            "reply p50",
-            "reply p95",
-            "barge-in stop p50",
-            "backchannel false int.",
-            "CPU/call (1 core)",
-            "calls held",
-        ],
-        rows,
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--voices", type=int, default=len(CALLER_VOICES),
-                        help="caller voices, one call per stack each (0: only the capacity ramp)")
+    parser.add_argument(
+        "--voices",
+        type=int,
+        default=len(CALLER_VOICES),
+        help="caller voices, one call per stack each (0: only the capacity ramp)",
+    )
     parser.add_argument(
         "--levels",
         default=",".join(map(str, LEVELS)),

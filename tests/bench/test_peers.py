@@ -95,3 +95,19 @@ def test_the_cli_runs_the_peer_bench_with_its_options(monkeypatch: pytest.Monkey
 def test_an_unknown_turn_mode_is_refused_before_running_anything() -> None:
     result = CliRunner().invoke(app, ["bench", "peers", "--turn", "smart"])
     assert result.exit_code == 2
+
+
+def test_ratios_are_ours_over_pipecat_and_none_without_both_numbers() -> None:
+    from bench.peers_report import ratios
+
+    def numbers(p50: float | None, cpu: float | None, held: int | None) -> dict[str, Any]:
+        return {
+            "reply_latency_ms": {"p50": p50, "p95": p50},
+            "bargein_stop_latency_ms": {"p50": None},
+            "cpu_pct_of_one_core_per_call": cpu,
+            "capacity": {"calls_held": held},
+        }
+
+    got = ratios(numbers(500.0, 30.0, 0), numbers(1000.0, 20.0, 0))
+    assert got["reply_p50"] == 0.5 and got["cpu_per_call"] == 1.5
+    assert got["bargein_stop_p50"] is None and got["calls_held"] is None  # nothing to divide by
