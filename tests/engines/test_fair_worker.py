@@ -4,7 +4,9 @@ partials, calls in turn, a short clip never behind more than one long decode, sh
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,6 +130,20 @@ def test_a_short_utterance_waits_for_at_most_one_long_decode_of_other_calls(seed
         waited = units[submitted_at[ticket.seq] : ran_at[ticket.seq]]
         longs_in_between = sum(1 for unit in waited if unit[0].long and unit[0].owner != ticket.owner)
         assert longs_in_between <= 1, (ticket.payload, [u[0].payload for u in waited])
+
+
+def test_the_worker_does_not_keep_a_finished_call_alive() -> None:
+    class Call:
+        pass
+
+    worker = make_worker()
+    call = Call()
+    worker.submit(call, Job("last words"))
+    assert step(worker) == ["last words"]
+    gone = weakref.ref(call)
+    del call
+    gc.collect()
+    assert gone() is None
 
 
 async def test_the_threaded_worker_resolves_awaiting_callers() -> None:

@@ -109,10 +109,10 @@ async def test_a_long_reply_never_holds_back_another_calls_first_audio() -> None
         await asyncio.sleep(0.01)
     gate.set()
     await asyncio.gather(a, b)
-    units = [unit[0] for unit in worker.batches]
-    gate_at = next(i for i, t in enumerate(units) if t is gate_ticket)
-    after = [t for t in units[gate_at + 1 :] if t.owner in (a, b)]
-    assert after[0].owner is b and after[0].priority is Priority.URGENT  # B's first audio goes next
-    b_units = [t for t in after if t.owner is b]
-    assert [t.priority for t in b_units] == [Priority.URGENT, Priority.LATER]  # its second sentence waits
-    assert any(t.owner is a for t in after)  # A's reply still finished
+    units = list(worker.units)
+    gate_at = next(i for i, unit in enumerate(units) if unit.seqs == (gate_ticket.seq,))
+    after = [unit for unit in units[gate_at + 1 :] if unit.owners[0] in (id(a), id(b))]
+    assert after[0].owners == (id(b),) and after[0].priority is Priority.URGENT  # B's first audio goes next
+    b_units = [unit for unit in after if unit.owners == (id(b),)]
+    assert [unit.priority for unit in b_units] == [Priority.URGENT, Priority.LATER]  # its 2nd sentence waits
+    assert any(unit.owners == (id(a),) for unit in after)  # A's reply still finished

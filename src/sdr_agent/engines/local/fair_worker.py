@@ -15,7 +15,8 @@ served first-in first-out:
   served owners first) and ``run_batch`` gets them together (CTranslate2 decodes a batch in one pass);
   ``max_later_batch`` keeps batches of interim work smaller, since a final waits for the one in progress.
 
-``batches`` records, for tests and diagnosis, which tickets ran together and in what order.
+``units`` records, for tests and diagnosis, which tickets ran together and in what order (ids only: the
+history must not keep a finished call's audio alive).
 """
 
 from __future__ import annotations
@@ -36,13 +37,23 @@ log = logging.getLogger(__name__)
 P = TypeVar("P")
 R = TypeVar("R")
 
-KEPT_BATCHES = 256  # history kept in ``batches``
+KEPT_BATCHES = 256  # history kept in ``units``
 PRUNE_OWNERS_AT = 1024  # forget the round-robin turn of owners with nothing queued beyond this many
 
 
 class Priority(IntEnum):
     URGENT = 0  # a final transcript; the first audio of a reply
     LATER = 1  # an interim transcript; a later sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One run of ``run_batch``: its tickets' ``seq`` and ``id(owner)``, the head's priority and length."""
+
+    seqs: tuple[int, ...]
+    owners: tuple[int, ...]
+    priority: Priority
+    long: bool
 
 
 @dataclass(eq=False)
@@ -89,12 +100,14 @@ class FairWorker(Generic[P, R]):
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._tick = itertools.count(1)
-        self._served: dict[Hashable, int] = {}  # owner → tick of its last unit (round robin)
+        # id(owner) → tick of its last unit (round robin). Ids, not owners: a finished call's stream must not
+        # stay alive here; a reused id only costs one turn of order.
+        self._served: dict[int, int] = {}
         self._last_long = False
         self._long_gate = 0  # tickets with a lower seq were queued while the last long job started
         self._threaded = threaded  # False: the owner drives ``next_batch``/``run_now`` itself (tests)
         self._thread: threading.Thread | None = None
-        self.batches: deque[tuple[Ticket[P, R], ...]] = deque(maxlen=KEPT_BATCHES)
+        self.units: deque[Unit] = deque(maxlen=KEPT_BATCHES)
 
     # ------------------------------------------------------------------ any thread
     def submit(self, owner: Hashable, payload: P, priority: Priority = Priority.URGENT) -> Ticket[P, R]:
@@ -124,7 +137,7 @@ class FairWorker(Generic[P, R]):
     # ------------------------------------------------------------------ worker thread
     def _key(self, ticket: Ticket[P, R], hold_long: bool) -> tuple[int, int, int, int]:
         held = 1 if hold_long and ticket.long else 0
-        return (int(ticket.priority), held, self._served.get(ticket.owner, 0), ticket.seq)
+        return (int(ticket.priority), held, self._served.get(id(ticket.owner), 0), ticket.seq)
 
     def next_batch(self) -> list[Ticket[P, R]]:
         """Take the next unit off the queue (caller holds no lock; returns [] when nothing runnable)."""
@@ -150,12 +163,12 @@ class FairWorker(Generic[P, R]):
             self._queue = [t for t in live if id(t) not in chosen]
             tick = next(self._tick)
             for ticket in batch:
-                self._served[ticket.owner] = tick
+                self._served[id(ticket.owner)] = tick
             self._last_long = head.long
             if head.long:
                 self._long_gate = head.seq + 1 if not self._queue else max(t.seq for t in self._queue) + 1
             if len(self._served) > PRUNE_OWNERS_AT:
-                queued = {t.owner for t in self._queue}
+                queued = {id(t.owner) for t in self._queue}
                 self._served = {o: s for o, s in self._served.items() if o in queued}
         # A ticket cancelled between the sort and now is dropped here (its future refuses to run).
         return [t for t in batch if t.future.set_running_or_notify_cancel()]
@@ -170,7 +183,11 @@ class FairWorker(Generic[P, R]):
                 self.run_now(batch)
 
     def run_now(self, batch: list[Ticket[P, R]]) -> None:
-        self.batches.append(tuple(batch))
+        if not batch:
+            return
+        head = batch[0]
+        self.units.append(Unit(tuple(t.seq for t in batch), tuple(id(t.owner) for t in batch), head.priority,
+                               head.long))
         try:
             results = list(self._run_batch([t.payload for t in batch]))
             if len(results) != len(batch):
