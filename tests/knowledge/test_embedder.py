@@ -65,3 +65,14 @@ def test_parity_with_sentence_transformers(embedder: MiniLMEmbedder) -> None:
     cosines = (ours * reference).sum(axis=1)
     print("cosine vs sentence-transformers:", np.round(cosines, 6).tolist())
     assert cosines.min() >= 0.999
+
+
+def test_a_repeated_query_is_served_from_the_cache_and_callers_cannot_corrupt_it() -> None:
+    embedder = MiniLMEmbedder()
+    first = embedder.embed(["How much is the Team plan?"])
+    first[0, :] = 0.0  # a caller scribbling on its result must not change what the next caller gets
+    again = embedder.embed(["How much is the Team plan?"])
+    np.testing.assert_allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
+    fresh = embedder.embed(["How much is the Team plan?", "something else"])[:1]
+    np.testing.assert_allclose(again, fresh, atol=1e-5)
+    assert list(embedder._queries) == ["How much is the Team plan?"]  # documents (batches) are not cached

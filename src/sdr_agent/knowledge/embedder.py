@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256
 _BATCH_SIZE = 32
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# A caller's turn is embedded more than once (intent signals, then the knowledge query) from different
+# threads: the second costs 30-60 ms of CPU holding the GIL while the call loop waits. Queries are short;
+# documents (many texts at once) never go through this cache.
+_QUERY_CACHE_SIZE = 512
+_QUERY_CACHE_MAX_CHARS = 1000
 
 
 class ModelFilesMissingError(RuntimeError):
@@ -67,6 +73,8 @@ class MiniLMEmbedder:
         self._batch_size = batch_size
         self._model: _LoadedModel | None = None
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     def _load(self) -> _LoadedModel:
         model = self._model
@@ -93,6 +101,24 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> Vector:
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of strings, not a single string")
+        if len(texts) == 1 and len(texts[0]) <= _QUERY_CACHE_MAX_CHARS:
+            return self._embed_query(str(texts[0]))
+        return self._embed_many(texts)
+
+    def _embed_query(self, text: str) -> Vector:
+        with self._queries_lock:
+            row = self._queries.get(text)
+            if row is not None:
+                self._queries.move_to_end(text)
+                return row[None, :].copy()
+        vector = self._embed_many([text])
+        with self._queries_lock:
+            self._queries[text] = vector[0].copy()
+            while len(self._queries) > _QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vector
+
+    def _embed_many(self, texts: Sequence[str]) -> Vector:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
