@@ -240,3 +240,75 @@ async def test_a_closing_partial_that_finished_before_finalize_is_still_the_fina
     assert final.is_final and final.speech_final and final.text == first.text
     assert len(stub.decoded) == 1
     await stream.aclose()
+
+
+class RecordingWhisper(StubWhisper):
+    """Also keeps every ticket, to read the priority each decode was queued with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tickets: list[Ticket[Clip, Recognition]] = []
+
+    def submit(self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority) -> Ticket[Clip, Recognition]:
+        ticket = super().submit(owner, pcm, rate, priority)
+        self.tickets.append(ticket)
+        return ticket
+
+
+async def feed_settled(stream: WhisperStream, pcm: PCM16) -> None:
+    """Frame by frame, each decode finished before the next frame: no partial is skipped as busy."""
+    for frame in frames(pcm):
+        await stream.send(frame)
+        for _ in range(500):
+            if not stream._partial_busy:
+                break
+            await asyncio.sleep(0.002)
+
+
+async def test_while_urgent_the_first_partial_comes_at_200_ms_of_voice_and_jumps_the_queue() -> None:
+    calm, hurried = RecordingWhisper(), RecordingWhisper()
+    calm.release.clear()
+    hurried.release.clear()  # the first decode stays in flight: what was asked for, and when, is all we see
+    calm_stream, hurried_stream = open_stream(calm), open_stream(hurried)
+    hurried_stream.set_urgent(True)
+    await feed(calm_stream, voiced_signal(180, 240))
+    await feed(hurried_stream, voiced_signal(180, 240))
+    await asyncio.sleep(0.05)
+    assert calm.tickets == []  # 300 ms of voice before the first partial otherwise
+    assert len(hurried.tickets) == 1
+    assert len(hurried.tickets[0].payload.pcm) == 8 * 200
+    assert hurried.tickets[0].priority is Priority.URGENT
+    calm.release.set()
+    hurried.release.set()
+    await calm_stream.aclose()
+    await hurried_stream.aclose()
+
+
+async def test_urgent_partials_follow_every_150_ms_and_stop_when_the_hold_ends() -> None:
+    stub = RecordingWhisper()
+    stream = open_stream(stub)
+    stream.set_urgent(True)
+    await feed_settled(stream, voiced_signal(180, 800))
+    urgent = [len(t.payload.pcm) for t in stub.tickets]
+    # 200 ms, then every 150 ms rounded up to whole 20 ms frames (the stub is instant: none is skipped).
+    assert urgent == [8 * ms for ms in (200, 360, 520, 680)]
+    assert all(t.priority is Priority.URGENT for t in stub.tickets)
+    stream.set_urgent(False)
+    await feed_settled(stream, voiced_signal(180, 600))
+    later = stub.tickets[len(urgent):]
+    assert [len(t.payload.pcm) for t in later] == [8 * ms for ms in (980, 1280)]  # back to every 300 ms
+    assert all(t.priority is Priority.LATER for t in later)
+    await stream.aclose()
+
+
+async def test_an_interim_decode_already_queued_is_promoted_when_the_hold_opens() -> None:
+    stub = RecordingWhisper()
+    stub.release.clear()
+    stream = open_stream(stub)
+    await feed(stream, voiced_signal(180, 320))
+    await asyncio.sleep(0.05)
+    assert [t.priority for t in stub.tickets] == [Priority.LATER]
+    stream.set_urgent(True)
+    assert stub.tickets[0].priority is Priority.URGENT  # its words are the first the hold will get
+    stub.release.set()
+    await stream.aclose()

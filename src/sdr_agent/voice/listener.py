@@ -66,6 +66,7 @@ class CallerListener:
         self._timing = config.end_of_turn or TIMINGS[Eagerness.NORMAL]
         self._detector = turn_detector
         self._probes: set[asyncio.Task[None]] = set()
+        self._urgent = False  # the stream was told a barge-in hold is open
 
     async def open(self) -> None:
         self._stream = await self._engine.open_stream()
@@ -107,6 +108,8 @@ class CallerListener:
         self, frame: AudioFrame, prob: float, energy: float, now: float, *, holding: bool
     ) -> SegmentEvent:
         event = self.segmenter.process(frame, prob, energy)
+        if holding != self._urgent:
+            self._set_urgent(holding)
         if event in (SegmentEvent.SPEECH_START, SegmentEvent.SPEECH):
             self._last_voice_at = now
         if event is SegmentEvent.SPEECH_START:
@@ -138,6 +141,14 @@ class CallerListener:
                 self.turn = None
                 self._on_turn_end(turn)
         return event
+
+    def _set_urgent(self, urgent: bool) -> None:
+        """A barge-in hold opened or closed: a recogniser that can (``set_urgent``, optional: not every
+        engine decodes on our schedule) sends partials early and often while the agent waits for words."""
+        self._urgent = urgent
+        set_urgent = getattr(self._stream, "set_urgent", None)
+        if callable(set_urgent):
+            set_urgent(urgent)
 
     def _probe(self, turn: CallerTurn | None, silence_ms: float) -> None:
         """Ask the acoustic model about the pause that just began (one probe per pause, off the loop)."""
@@ -261,6 +272,7 @@ class CallerListener:
                 await asyncio.sleep(delay)
                 try:
                     self._stream = await self._engine.open_stream()
+                    self._urgent = False  # a new stream starts unhurried: the next frame tells it again
                     return True
                 except Exception:
                     self._stats.engine_errors += 1

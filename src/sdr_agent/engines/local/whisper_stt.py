@@ -55,6 +55,10 @@ STREAM_RATE = 8000
 PRE_ROLL_MS = 300  # audio kept before the first voiced frame: VADs fire a little after the onset
 MIN_PARTIAL_SPEECH_MS = 200  # shorter voiced audio decodes to noise more often than to words
 KEPT_PARTIALS = 8  # recent partial decodes a final may still reuse
+# While the caller talks over the agent (``set_urgent``) the session is deciding whether to stop: a stop
+# word 150 ms sooner is a stop 150 ms sooner, so partials come every 150 ms (first at 200 ms of voice)
+# and jump the queue like finals. Bounded: a barge-in hold lasts ~1-1.7 s.
+URGENT_PARTIAL_INTERVAL_MS = 150
 MAX_SEGMENT_S = 28.0  # Whisper sees 30 s at most; longer speech becomes is_final (not speech_final) pieces
 
 
@@ -69,6 +73,7 @@ class _DecodeJob:
     job_id: int = 0
     covers_voiced_to: int = 0  # the segment's last voiced sample this decode includes
     reuse_job_id: int = 0  # a final that takes the words of this (already queued) partial decode
+    urgent: bool = False  # a partial asked for while the caller talks over the agent
 
 
 class WhisperSTT:
@@ -150,7 +155,15 @@ class WhisperStream:
         self._last_partial_job: _DecodeJob | None = None
         self._partial_results: dict[int, Recognition | None] = {}
         self._in_flight: tuple[_DecodeJob, Ticket[Clip, Recognition]] | None = None
+        self._urgent = False
         self._new_segment()
+
+    def set_urgent(self, urgent: bool) -> None:
+        """The session is deciding whether the caller interrupts the agent: partials early and often, ahead
+        of other calls' interim work (see ``URGENT_PARTIAL_INTERVAL_MS``)."""
+        self._urgent = urgent
+        if urgent and self._in_flight is not None and not self._in_flight[0].final:
+            self._shared.promote(self._in_flight[1])  # the partial already queued carries the first words
 
     # ------------------------------------------------------------------ input side
     async def send(self, frame: AudioFrame) -> None:
@@ -184,7 +197,7 @@ class WhisperStream:
     def _start_partial(self) -> None:
         self._partial_busy = True
         self._partial_mark = self._samples
-        job = self._job(final=False, speech_final=False)
+        job = replace(self._job(final=False, speech_final=False), urgent=self._urgent)
         self._last_partial_job = job
         self._jobs.put_nowait(job)
 
@@ -254,8 +267,13 @@ class WhisperStream:
         return (
             not self._partial_busy
             and self._voiced >= STREAM_RATE * MIN_PARTIAL_SPEECH_MS // 1000
-            and self._samples - self._partial_mark >= self._partial_interval
+            and self._samples - self._partial_mark >= self._interval()
         )
+
+    def _interval(self) -> int:
+        if self._urgent:
+            return min(self._partial_interval, STREAM_RATE * URGENT_PARTIAL_INTERVAL_MS // 1000)
+        return self._partial_interval
 
     def _job(self, final: bool, speech_final: bool) -> _DecodeJob:
         audio = np.concatenate(self._chunks) if self._voiced and self._chunks else None
@@ -301,7 +319,7 @@ class WhisperStream:
             try:
                 recognition = None
                 if job.audio is not None:
-                    urgent = job.final or job.job_id in self._needed_partials
+                    urgent = job.final or job.urgent or job.job_id in self._needed_partials
                     ticket = self._shared.submit(
                         self, job.audio, STREAM_RATE, Priority.URGENT if urgent else Priority.LATER
                     )
