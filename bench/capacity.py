@@ -119,6 +119,9 @@ async def prepare_agent(api: httpx.AsyncClient, sid: str, token: str) -> None:
     body = agent_body(str(document.json()["id"]))
     body["conversation_config"]["conversation"]["max_duration_seconds"] = 3600
     body["conversation_config"]["turn"]["turn_timeout"] = 60
+    # A filler ("Sure.") followed by an answer that comes ~150 ms after it ends leaves a deliberate short
+    # pause the dropout count cannot tell from an underrun; pacing is what this bench measures.
+    body["conversation_config"]["turn"]["fillers"] = []
     agent = await api.post("/v1/convai/agents/create", json=body)
     agent.raise_for_status()
     number = await api.post("/v1/convai/phone-numbers", json={

@@ -61,7 +61,8 @@ def log_gc_pauses(threshold_s: float) -> None:
         took = time.perf_counter() - started.get("t", time.perf_counter())
         if took >= threshold_s:
             print(f"gc pause gen{info.get('generation')} {took * 1000:.0f} ms "
-                  f"(collected {info.get('collected')})", file=sys.stderr, flush=True)
+                  f"(collected {info.get('collected')}, {gc.get_freeze_count()} frozen, "
+                  f"{len(sys.modules)} modules, at {time.monotonic():.1f} s)", file=sys.stderr, flush=True)
 
     gc.callbacks.append(callback)
 
