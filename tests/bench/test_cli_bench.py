@@ -20,7 +20,8 @@ def test_bench_dir_is_the_checkouts() -> None:
 @pytest.mark.parametrize(
     ("argv", "script", "passed"),
     [
-        (["latency", "--voices", "2"], "latency.py", ["--voices", "2"]),
+        (["latency", "--voices", "2"], "latency.py", ["--voices", "2", "--pauses", "sentence"]),
+        (["latency", "--pauses", "fragment"], "latency.py", ["--voices", "4", "--pauses", "fragment"]),
         (["bargein", "--scale", "0.5"], "bargein.py", ["--scale", "0.5", "--concurrency", "6"]),
         (["capacity", "--phases", "standin"], "capacity.py",
          ["--phases", "standin", "--settle", "4.0", "--window", "12.0"]),
