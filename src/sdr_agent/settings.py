@@ -19,6 +19,13 @@ class STTSettings(BaseModel):
     whisper_compute_type: str = "int8"
     whisper_threads: int = 2
     partial_interval_ms: int = 300
+    # Whisper on short clips (≤ 2 s: barge-in partials, "Stop.") searches this many hypotheses; the prompt
+    # goes before barge-in partials only (bench/whisper_short_beam.py measures both). "" turns it off.
+    # No "no, no" in it: with it Whisper heard "Mm-hmm" as "No, no, no." (bargein bench, 2 of 51).
+    whisper_short_beam_size: int = 5
+    whisper_bargein_prompt: str = (
+        "Wait, stop. Sorry, hold on. Actually, what about the price? Excuse me."
+    )
     language: str = "en"
     deepgram_api_key: SecretStr | None = None
     deepgram_url: str = "wss://api.deepgram.com"

@@ -11,7 +11,13 @@ from engine_audio import words
 from sdr_agent.engines.base import PCM16
 from sdr_agent.engines.local import whisper_fast
 from sdr_agent.engines.local.whisper_fast import _repeats, fits_window, token_cap
-from sdr_agent.engines.local.whisper_model import SharedWhisper, WhisperConfig, default_model_path
+from sdr_agent.engines.local.whisper_model import (
+    Clip,
+    Recognition,
+    SharedWhisper,
+    WhisperConfig,
+    default_model_path,
+)
 
 pytestmark = pytest.mark.engines
 
@@ -49,9 +55,9 @@ def test_long_audio_takes_the_30_s_path(speech_8k: PCM16, monkeypatch: pytest.Mo
     used: list[int] = []
     real = whisper_fast.fast_segments
 
-    def spy(model: object, audio: np.ndarray, language: str) -> object:
+    def spy(model: object, audio: np.ndarray, language: str, *options: object) -> object:
         used.append(len(audio))
-        return real(model, audio, language)
+        return real(model, audio, language, *options)  # type: ignore[arg-type]
 
     monkeypatch.setattr("sdr_agent.engines.local.whisper_model.fast_segments", spy)
     long_clip = np.concatenate([speech_8k, np.zeros(8000 * 11, dtype=np.int16)])
@@ -59,3 +65,24 @@ def test_long_audio_takes_the_30_s_path(speech_8k: PCM16, monkeypatch: pytest.Mo
     assert used == []
     short.recognise(speech_8k, 8000)
     assert len(used) == 1
+
+
+def test_a_short_clip_gets_the_beam_and_its_words_do_not_depend_on_its_batchmates(speech_8k: PCM16) -> None:
+    config = WhisperConfig(model=default_model_path(), short_beam_size=5, beam_max_s=2.0)
+    beamed = SharedWhisper(config)
+    short_clip = speech_8k[: 8000 * 3 // 2]  # 1.5 s: beam search
+    alone_short = beamed.recognise(short_clip, 8000)
+    alone_long = beamed.recognise(speech_8k, 8000)  # longer than beam_max_s: greedy
+    assert beamed._options(Clip(short_clip, 8000)) == (5, "")
+    assert beamed._options(Clip(speech_8k, 8000))[0] == 1
+    together = beamed.recognise_batch([Clip(short_clip, 8000), Clip(speech_8k, 8000)])
+    assert [r.text for r in together if isinstance(r, Recognition)] == [alone_short.text, alone_long.text]
+    assert "tuesday" in words(alone_long.text)
+
+
+def test_the_bargein_prompt_applies_to_barge_in_clips_only(speech_8k: PCM16) -> None:
+    prompted = SharedWhisper(WhisperConfig(model=default_model_path(), bargein_prompt="Wait, stop."))
+    assert prompted._options(Clip(speech_8k, 8000, barge_in=True)) == (1, "Wait, stop.")
+    assert prompted._options(Clip(speech_8k, 8000)) == (1, "")
+    assert "tuesday" in words(prompted.recognise(speech_8k, 8000, barge_in=True).text)
+    assert prompted.recognise(np.zeros(8000, dtype=np.int16), 8000, barge_in=True).text == ""

@@ -47,8 +47,10 @@ class StubWhisper:
                 out.append(exc)
         return out
 
-    def submit(self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority) -> Ticket[Clip, Recognition]:
-        return self.worker.submit(owner, Clip(pcm, rate), priority)
+    def submit(
+        self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority, barge_in: bool = False
+    ) -> Ticket[Clip, Recognition]:
+        return self.worker.submit(owner, Clip(pcm, rate, barge_in), priority)
 
     def promote(self, ticket: Ticket[Clip, Recognition]) -> None:
         self.worker.promote(ticket)
@@ -249,8 +251,10 @@ class RecordingWhisper(StubWhisper):
         super().__init__()
         self.tickets: list[Ticket[Clip, Recognition]] = []
 
-    def submit(self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority) -> Ticket[Clip, Recognition]:
-        ticket = super().submit(owner, pcm, rate, priority)
+    def submit(
+        self, owner: Hashable, pcm: PCM16, rate: int, priority: Priority, barge_in: bool = False
+    ) -> Ticket[Clip, Recognition]:
+        ticket = super().submit(owner, pcm, rate, priority, barge_in)
         self.tickets.append(ticket)
         return ticket
 
@@ -277,7 +281,7 @@ async def test_while_urgent_the_first_partial_comes_at_200_ms_of_voice_and_jumps
     assert calm.tickets == []  # 300 ms of voice before the first partial otherwise
     assert len(hurried.tickets) == 1
     assert len(hurried.tickets[0].payload.pcm) == 8 * 200
-    assert hurried.tickets[0].priority is Priority.URGENT
+    assert hurried.tickets[0].priority is Priority.URGENT and hurried.tickets[0].payload.barge_in
     calm.release.set()
     hurried.release.set()
     await calm_stream.aclose()
@@ -297,7 +301,7 @@ async def test_urgent_partials_follow_every_150_ms_and_stop_when_the_hold_ends()
     await feed_settled(stream, voiced_signal(180, 600))
     later = stub.tickets[len(urgent):]
     assert [len(t.payload.pcm) for t in later] == [8 * ms for ms in (980, 1280)]  # back to every 300 ms
-    assert all(t.priority is Priority.LATER for t in later)
+    assert all(t.priority is Priority.LATER and not t.payload.barge_in for t in later)
     await stream.aclose()
 
 
@@ -311,4 +315,22 @@ async def test_an_interim_decode_already_queued_is_promoted_when_the_hold_opens(
     stream.set_urgent(True)
     assert stub.tickets[0].priority is Priority.URGENT  # its words are the first the hold will get
     stub.release.set()
+    await stream.aclose()
+
+
+async def test_a_barge_in_partial_is_never_reused_as_the_final() -> None:
+    """Its words were decoded with the barge-in prompt: the turn's own final is decoded afresh."""
+    stub = RecordingWhisper()
+    stream = open_stream(stub, interval_ms=10_000)
+    stream.set_urgent(True)
+    await feed_settled(stream, voiced_signal(180, 600))
+    await feed_settled(stream, silence(60))
+    stream.set_urgent(False)
+    await stream.finalize()
+    result = await next_result(stream)
+    while not result.is_final:
+        result = await next_result(stream)
+    assert stub.tickets[-1].payload.barge_in is False and stub.tickets[-1].priority is Priority.URGENT
+    assert all(t.payload.barge_in for t in stub.tickets[:-1])
+    assert result.text == f"heard {len(stub.tickets[-1].payload.pcm)} samples"
     await stream.aclose()

@@ -42,13 +42,16 @@ def fits_window(samples: int, rate: int) -> bool:
     return samples / rate <= MAX_FAST_AUDIO_S
 
 
-def fast_segments(model: Any, audio: NDArray[np.float32], language: str) -> list[DecodedSegment]:
+def fast_segments(
+    model: Any, audio: NDArray[np.float32], language: str, beam_size: int = 1, prompt_text: str = ""
+) -> list[DecodedSegment]:
     """Decode 16 kHz float audio (≤ ``MAX_FAST_AUDIO_S``) on a 10 s window. ``model`` is a WhisperModel."""
-    return fast_segments_batch(model, [audio], language)[0]
+    return fast_segments_batch(model, [audio], language, beam_size, prompt_text)[0]
 
 
 def fast_segments_batch(
-    model: Any, audios: Sequence[NDArray[np.float32]], language: str
+    model: Any, audios: Sequence[NDArray[np.float32]], language: str, beam_size: int = 1,
+    prompt_text: str = "",
 ) -> list[list[DecodedSegment]]:
     """Decode several clips in one encoder pass and one greedy decoder loop (CTranslate2 batches).
 
@@ -56,6 +59,8 @@ def fast_segments_batch(
     prompt is the same length (no padding in the decoder), greedy decoding picks each clip's tokens from
     its own history only, and the token cap is applied per clip afterwards — the batch runs to the largest
     cap, and a clip that reaches its own cap is cut there and marked as a loop, as it would be alone.
+    ``beam_size`` > 1 searches that many hypotheses per clip (each clip's beam is its own);
+    ``prompt_text`` goes before the start-of-transcript as Whisper's "previous text" (``initial_prompt``).
     """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
@@ -73,13 +78,15 @@ def fast_segments_batch(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
         language=(language or "en") if model.model.is_multilingual else "en",
     )
-    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    previous = tokenizer.encode(" " + prompt_text.strip()) if prompt_text.strip() else []
+    prompt = [*([tokenizer.sot_prev, *previous] if previous else []), *tokenizer.sot_sequence,
+              tokenizer.no_timestamps]
     caps = [token_cap(len(audio) / rate) for audio in audios]
     encoder_output = model.encode(np.stack(windows))
     results = model.model.generate(
         encoder_output,
         [prompt] * len(audios),
-        beam_size=1,
+        beam_size=max(1, beam_size),
         patience=1.0,
         length_penalty=1.0,
         repetition_penalty=1.0,

@@ -44,6 +44,14 @@ class WhisperConfig:
     language: str = "en"
     # Clips up to ~9.5 s are decoded on a 10 s window (whisper_fast); False keeps faster-whisper's 30 s path.
     short_window: bool = True
+    # Clips up to ``beam_max_s`` (barge-in partials, "Stop.", "Hold on") get a beam search of this width:
+    # greedy tiny.en hears a lone "Stop" as "top"; on clips this short the wider search is cheap.
+    short_beam_size: int = 1
+    beam_max_s: float = 2.0
+    # Whisper's "previous text" for barge-in clips only (``Clip.barge_in``; empty: none): words listed
+    # there are heard more readily ("Stop" instead of "top") — and made up more often on a "mm-hmm", so it
+    # never touches an ordinary turn's words.
+    bargein_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,7 @@ class Clip:
 
     pcm: PCM16
     sample_rate: int
+    barge_in: bool = False  # a partial decoded while the caller talks over the agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +90,11 @@ class SharedWhisper:
             is_long=self._is_long,
         )
 
-    def submit(self, owner: Hashable, pcm: PCM16, sample_rate: int, priority: Priority) -> Ticket[
-        Clip, Recognition
-    ]:
+    def submit(
+        self, owner: Hashable, pcm: PCM16, sample_rate: int, priority: Priority, barge_in: bool = False
+    ) -> Ticket[Clip, Recognition]:
         """Queue one utterance of ``owner`` (a call's stream); ``ticket.future`` gets its Recognition."""
-        return self.worker.submit(owner, Clip(pcm, sample_rate), priority)
+        return self.worker.submit(owner, Clip(pcm, sample_rate, barge_in), priority)
 
     def promote(self, ticket: Ticket[Clip, Recognition]) -> None:
         self.worker.promote(ticket)
@@ -127,16 +136,34 @@ class SharedWhisper:
             out: list[Recognition | BaseException] = []
             for clip in clips:
                 try:
-                    out.append(self.recognise(clip.pcm, clip.sample_rate))
+                    out.append(self.recognise(clip.pcm, clip.sample_rate, clip.barge_in))
                 except EngineError as exc:
                     out.append(exc)
             return out
+        # One CTranslate2 batch per (beam, prompt): a clip gets the words it would get alone.
+        results: list[Recognition | BaseException] = [EngineError("not decoded")] * len(clips)
+        for options in sorted({self._options(clip) for clip in clips}):
+            picked = [i for i, clip in enumerate(clips) if self._options(clip) == options]
+            decoded = self._decode_short([clips[i] for i in picked], *options)
+            for i, result in zip(picked, decoded, strict=True):
+                results[i] = result
+        return results
+
+    def _options(self, clip: Clip) -> tuple[int, str]:
+        """Beam width and prompt for this clip."""
+        short = len(clip.pcm) <= self.config.beam_max_s * clip.sample_rate
+        beam = max(1, self.config.short_beam_size) if short else 1
+        return beam, self.config.bargein_prompt if clip.barge_in else ""
+
+    def _decode_short(
+        self, clips: Sequence[Clip], beam: int, prompt: str
+    ) -> list[Recognition | BaseException]:
         model = self.model()
         levels = [active_level_dbfs(clip.pcm, clip.sample_rate) for clip in clips]
         audios = [pcm_to_float(resample(clip.pcm, clip.sample_rate, WHISPER_RATE)) for clip in clips]
         started = time.perf_counter()
         try:
-            batch = fast_segments_batch(model, audios, self.config.language)
+            batch = fast_segments_batch(model, audios, self.config.language, beam, prompt)
         except Exception as exc:
             failure = EngineError(f"whisper decode failed: {exc}")
             return [failure] * len(clips)
@@ -145,7 +172,7 @@ class SharedWhisper:
             for segments, level in zip(batch, levels, strict=True)
         ]
 
-    def recognise(self, pcm: PCM16, sample_rate: int) -> Recognition:
+    def recognise(self, pcm: PCM16, sample_rate: int, barge_in: bool = False) -> Recognition:
         """Blocking decode of one whole utterance (runs on the worker thread, or directly in tests)."""
         model = self.model()
         level = active_level_dbfs(pcm, sample_rate)
@@ -153,7 +180,8 @@ class SharedWhisper:
         started = time.perf_counter()
         if self.config.short_window and fits_window(len(audio), WHISPER_RATE):
             try:
-                segments = tuple(fast_segments(model, audio, self.config.language))
+                beam, prompt = self._options(Clip(pcm, sample_rate, barge_in))
+                segments = tuple(fast_segments(model, audio, self.config.language, beam, prompt))
             except Exception as exc:
                 raise EngineError(f"whisper decode failed: {exc}") from exc
             return self._recognition(segments, level, started)
@@ -166,6 +194,7 @@ class SharedWhisper:
                 temperature=0.0,
                 without_timestamps=True,
                 condition_on_previous_text=False,
+                initial_prompt=(self.config.bargein_prompt if barge_in else "") or None,
                 vad_filter=False,
                 # Our own filter (whisper_filter) sees every segment with its numbers instead.
                 no_speech_threshold=None,

@@ -95,6 +95,8 @@ class WhisperSTT:
             compute_type=settings.whisper_compute_type,
             threads=settings.whisper_threads,
             language=settings.language,
+            short_beam_size=settings.whisper_short_beam_size,
+            bargein_prompt=settings.whisper_bargein_prompt,
         )
         self._partial_interval_ms = settings.partial_interval_ms
         self._vad_factory: VADFactory = vad_factory or (lambda: SileroVAD(STREAM_RATE))
@@ -291,7 +293,10 @@ class WhisperStream:
 
     def _submit_final(self, speech_final: bool) -> None:
         partial = self._last_partial_job
-        if speech_final and self._voiced and partial is not None and self._partial_covers_all():
+        # A barge-in partial was decoded with the barge-in prompt: its words may lean towards "stop", so an
+        # ordinary turn's final is decoded afresh.
+        if (speech_final and self._voiced and partial is not None and not partial.urgent
+                and self._partial_covers_all()):
             # That partial heard every voiced frame: its words are the final, no second decode.
             self._needed_partials.add(partial.job_id)
             final = replace(partial, audio=None, final=True, speech_final=True, reuse_job_id=partial.job_id,
@@ -321,7 +326,8 @@ class WhisperStream:
                 if job.audio is not None:
                     urgent = job.final or job.urgent or job.job_id in self._needed_partials
                     ticket = self._shared.submit(
-                        self, job.audio, STREAM_RATE, Priority.URGENT if urgent else Priority.LATER
+                        self, job.audio, STREAM_RATE, Priority.URGENT if urgent else Priority.LATER,
+                        barge_in=job.urgent,
                     )
                     self._in_flight = (job, ticket)
                     try:
