@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,37 @@ def measure_window(calls: list[SimulatedCall], w0_ms: float, w1_ms: float) -> di
     }
 
 
+async def ramp(
+    label: str, server_pid: int, twilio: TwilioStandIn, script: CallerScript, levels: tuple[int, ...],
+    calls: list[SimulatedCall], settle_s: float, window_s: float, idle_rss: float, probe: LoopLagProbe,
+    measure: Callable[..., Awaitable[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """Add inbound calls level by level and measure each (``measure``: how one level is measured, by
+    default one server process); stops after the first level that fails."""
+    measure = measure or measure_level
+    results: list[dict[str, Any]] = []
+    for level in levels:
+        while len(calls) < level:
+            caller = f"+1555{7000000 + len(calls):07d}"
+            plan = make_plan(script, max_call_s=3600.0)
+            calls.append(await twilio.start_inbound_call(AGENT_NUMBER, caller, plan=plan))
+            await asyncio.sleep(0.15)
+        await asyncio.sleep(settle_s)
+        row = await measure(server_pid, calls, window_s, idle_rss, probe)
+        if not row["passed"]:
+            # The machine is shared: one stall from another process must not end the ramp.
+            retry = await measure(server_pid, calls, window_s, idle_rss, probe)
+            row = retry | {"first_window_failed": row}
+        results.append(row)
+        print(f"  {label}: {level} calls, jitter p99 {row['jitter_ms']['p99']} ms, dropped "
+              f"{row['dropped_frames']}/{row['frames_played']}, "
+              f"cpu {row['server_cpu_pct_of_one_core']} %, lost {row['calls_lost']}: "
+              f"{'pass' if row['passed'] else 'FAIL'}", file=sys.stderr, flush=True)
+        if not row["passed"]:
+            break
+    return results
+
+
 async def run_phase(
     engines: str, levels: tuple[int, ...], settle_s: float, window_s: float, script: CallerScript,
     server_args: tuple[str, ...] = (), server_log: Path | None = None,
@@ -192,26 +224,8 @@ async def run_phase(
                     await wait_healthy(api, server, 180.0)
                     await prepare_agent(api, sid, token)
                 idle_rss = process_rss_mb(server.pid)
-                for level in levels:
-                    while len(calls) < level:
-                        caller = f"+1555{7000000 + len(calls):07d}"
-                        plan = make_plan(script, max_call_s=3600.0)
-                        calls.append(await twilio.start_inbound_call(AGENT_NUMBER, caller, plan=plan))
-                        await asyncio.sleep(0.15)
-                    await asyncio.sleep(settle_s)
-                    row = await measure_level(server.pid, calls, window_s, idle_rss, probe)
-                    if not row["passed"]:
-                        # The machine is shared: one stall from another process must not end the ramp.
-                        retry = await measure_level(server.pid, calls, window_s, idle_rss, probe)
-                        row = retry | {"first_window_failed": row}
-                    results.append(row)
-                    lost = row["calls_lost"]
-                    print(f"  {engines}: {level} calls, jitter p99 {row['jitter_ms']['p99']} ms, dropped "
-                          f"{row['dropped_frames']}/{row['frames_played']}, "
-                          f"cpu {row['server_cpu_pct_of_one_core']} %, lost {lost}: "
-                          f"{'pass' if row['passed'] else 'FAIL'}", file=sys.stderr, flush=True)
-                    if not row["passed"]:
-                        break
+                results += await ramp(engines, server.pid, twilio, script, levels, calls,
+                                      settle_s, window_s, idle_rss, probe)
             finally:
                 probe.stop()
                 for call in calls:

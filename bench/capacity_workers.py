@@ -40,6 +40,7 @@ from bench.capacity import (
     level_passed,
     measure_window,
     prepare_agent,
+    ramp,
     server_settings,
     stop_server,
     wait_healthy,
@@ -54,9 +55,9 @@ from bench.common import (
     print_table,
 )
 
-from sdr_agent.sim.call_record import SimulatedCall, make_plan
+from sdr_agent.sim.call_record import SimulatedCall
 from sdr_agent.sim.caller_script import CallerScript
-from sdr_agent.sim.local_stack import AGENT_NUMBER, PUBLIC_BASE_URL
+from sdr_agent.sim.local_stack import PUBLIC_BASE_URL
 from sdr_agent.sim.twilio import TwilioStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,24 +168,8 @@ async def run_phase(phase: str, levels: tuple[int, ...], settle_s: float, window
                     await asyncio.sleep(3.0 * workers)  # /healthz answers once the first worker is up
                     await prepare_agent(api, sid, token)
                 idle_rss = tree_rss_mb(server.pid)
-                for level in levels:
-                    while len(calls) < level:
-                        caller = f"+1555{7000000 + len(calls):07d}"
-                        plan = make_plan(script, max_call_s=3600.0)
-                        calls.append(await twilio.start_inbound_call(AGENT_NUMBER, caller, plan=plan))
-                        await asyncio.sleep(0.15)
-                    await asyncio.sleep(settle_s)
-                    row = await measure_level(server.pid, calls, window_s, idle_rss, probe)
-                    if not row["passed"]:
-                        retry = await measure_level(server.pid, calls, window_s, idle_rss, probe)
-                        row = retry | {"first_window_failed": row}
-                    results.append(row)
-                    print(f"  {phase}: {level} calls, jitter p99 {row['jitter_ms']['p99']} ms, dropped "
-                          f"{row['dropped_frames']}/{row['frames_played']}, cpu "
-                          f"{row['server_cpu_pct_of_one_core']} %, lost {row['calls_lost']}: "
-                          f"{'pass' if row['passed'] else 'FAIL'}", file=sys.stderr, flush=True)
-                    if not row["passed"]:
-                        break
+                results += await ramp(phase, server.pid, twilio, script, levels, calls,
+                                      settle_s, window_s, idle_rss, probe, measure=measure_level)
             finally:
                 probe.stop()
                 for call in calls:
