@@ -153,3 +153,18 @@ async def test_stop_words_of_the_first_half_that_arrive_during_the_second_half_s
         await line.stop()
     assert line.clears
     assert dialogue.user_turns == ["Sorry the price please"]
+
+
+@on_virtual_clock
+async def test_after_stopping_for_what_turns_out_to_be_uh_huh_the_agent_says_the_unheard_rest() -> None:
+    # The rhythm rule stopped the agent, but the words are only "Uh-huh.": not a turn to answer, and the
+    # caller, who was listening, must not be left in silence: the piece that was cut is said again, whole,
+    # and the reply goes on from there (not from its first words).
+    line, dialogue = await call(syllables(8.0, 1500.0), "Uh-huh.")
+    assert line.clears
+    assert dialogue.user_turns == []
+    said = [text for text, _interrupted in dialogue.heard]
+    assert len(said) == 2
+    first, again = said
+    assert again in OPENING and not OPENING.startswith(again) and len(again.split()) > len(first.split()) // 2
+    assert max(t for t, _ in levels(line)) > ONSET + 2.0  # heard again after the stop

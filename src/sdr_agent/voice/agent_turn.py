@@ -62,6 +62,13 @@ class AgentTurn:
             break
         return " ".join(heard)
 
+    def unheard_text(self, player: PacedPlayer, at: float) -> str:
+        """The sentence the caller did not hear to its end, whole, and every sentence after it."""
+        for index, segment_id in enumerate(self.segments):
+            if player.segment(segment_id).played_fraction(at) < 0.999:
+                return " ".join(text for text in self.texts[index:] if text)
+        return ""
+
     @property
     def latency_ms(self) -> float | None:
         if self.caller_end_at is None or self.first_audio_at is None:
