@@ -62,6 +62,13 @@ class AgentTurn:
             break
         return " ".join(heard)
 
+    def rest_after_a_stop(self, player: PacedPlayer, at: float) -> str:
+        """What to say again after this turn was stopped by mistake ("" when it was not stopped, or ended
+        with a hang-up or a transfer, which are not repeated)."""
+        if not self.interrupted or self.end_call or self.transfer:
+            return ""
+        return self.unheard_text(player, at)
+
     def unheard_text(self, player: PacedPlayer, at: float) -> str:
         """The sentence the caller did not hear to its end, whole, and every sentence after it."""
         for index, segment_id in enumerate(self.segments):

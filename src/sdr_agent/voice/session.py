@@ -247,11 +247,9 @@ class CallSession:
             # "uh-huh" said over the agent is listening, not a turn; "yeah" after a question is an answer.
             # If the agent stopped for it anyway, it goes on with what the caller did not hear.
             self.stats.backchannel_turns_ignored += 1
-            stopped = self.agent_turn
-            if stopped is not None and stopped.interrupted and not (stopped.end_call or stopped.transfer):
-                rest = stopped.unheard_text(self.player, self.clock())
-                if rest and self._turn_idle.is_set() and not (self._finished or self._ending):
-                    self._start_agent_turn(static_events(rest), caller_end_at=None, interruptible=True)
+            rest = self.agent_turn.rest_after_a_stop(self.player, self.clock()) if self.agent_turn else ""
+            if rest and self._turn_idle.is_set() and not (self._finished or self._ending):
+                self._start_agent_turn(static_events(rest), caller_end_at=None, interruptible=True)
             return
         await self._turn_idle.wait()
         if self._finished or self._ending:
