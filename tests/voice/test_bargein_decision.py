@@ -168,3 +168,42 @@ async def test_after_stopping_for_what_turns_out_to_be_uh_huh_the_agent_says_the
     first, again = said
     assert again in OPENING and not OPENING.startswith(again) and len(again.split()) > len(first.split()) // 2
     assert max(t for t, _ in levels(line)) > ONSET + 2.0  # heard again after the stop
+
+
+@on_virtual_clock
+async def test_wait_wait_then_a_breath_then_the_question_is_one_turn() -> None:
+    # "Wait, wait." stops the agent at once; the caller breathes for 700 ms and asks. Answering "Wait, wait."
+    # alone would talk over the question and lose it.
+    speech = np.concatenate([syllables(3.0, 500.0), np.zeros(8 * 700, dtype=np.int16), syllables(4.0, 1100.0)])
+    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Yes, there is a 14 day free trial.")
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_bd3", call_sid="CA_bd3",
+        deps=SessionDeps(stt=FakeSTT(["Wait, wait.", "Is there a free trial?"], partial_after_ms=150.0,
+                                     claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, speech)
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 8.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    assert line.clears
+    assert dialogue.user_turns == ["Wait, wait. Is there a free trial?"]
+
+
+@on_virtual_clock
+async def test_a_question_heard_after_the_rhythm_rule_silenced_the_agent_is_answered() -> None:
+    # Running speech silences the agent at 500 ms; the caller stops at 700 ms, before a voice is heard past
+    # the agent's echo tail. The words that arrive are a question of the caller's own: it is answered, not
+    # let pass as "uh-huh".
+    line, dialogue = await call(syllables(8.0, 700.0), "Is there a free trial?")
+    assert line.clears
+    assert dialogue.user_turns == ["Is there a free trial?"]

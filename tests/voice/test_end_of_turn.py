@@ -27,6 +27,11 @@ def test_words_say_whether_the_caller_finished() -> None:
                  "It depends on the,"):
         assert completeness(text) is Completeness.INCOMPLETE, text
     assert completeness("yes") is Completeness.UNKNOWN
+    # Words that only take the floor: the question follows after a breath. "Sorry?" asks for a repeat.
+    for text in ("Wait, wait.", "Hold on.", "Sorry.", "Excuse me.", "One second."):
+        assert completeness(text) is Completeness.INCOMPLETE, text
+    assert completeness("Sorry?") is Completeness.COMPLETE
+    assert completeness("Okay.") is Completeness.COMPLETE
     assert completeness("") is Completeness.UNKNOWN
 
 

@@ -6,6 +6,8 @@ frame), so the words decide how long to wait:
 - a finished sentence or question ("How much is it?") → ``complete_ms`` (answer early);
 - words that cannot end a sentence ("um", "and", "so", "the", a trailing preposition, "...") →
   ``incomplete_ms`` (the caller is thinking, not done);
+- words that only take the floor ("Wait, wait.", "Hold on.", "Sorry,") → ``incomplete_ms``: the caller
+  stopped the agent and the question comes after a breath; answering those words alone talks over it;
 - no final text yet, or nothing telling → ``default_ms``.
 The numbers come from the agent's eagerness (conversation_config ``turn.turn_eagerness``: eager, normal,
 patient), as ElevenLabs names it.
@@ -76,6 +78,9 @@ i we you they he she it's i'm we're you're they're i'd we'd i'll we'll what's th
 very more most some any each every also plus kind sort gonna wanna going want need think mean guess
 """
 CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
+# Said to stop the agent and take the floor before the real words ("Wait, wait. Is there a free trial?").
+FLOOR_TAKING = frozenset("wait hold hang on sorry excuse me one sec second minute moment just a stop listen look "
+                         "hey".split())
 _FINISHED = re.compile(r"[.?!][\"')\]]*\s*$")
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|-|—)\s*$")
 _TOKEN = re.compile(r"[a-z0-9']+")
@@ -97,9 +102,17 @@ def completeness(text: str) -> Completeness:
     # "And what about?".
     if last in CONTINUATIONS or _TRAILING_OFF.search(text):
         return Completeness.INCOMPLETE
+    if _only_takes_the_floor(text):
+        return Completeness.INCOMPLETE
     if _FINISHED.search(text):
         return Completeness.COMPLETE
     return Completeness.UNKNOWN
+
+
+def _only_takes_the_floor(text: str) -> bool:
+    """"Wait, wait." / "Hold on." — but "Sorry?" asks the agent to say it again, and is answered."""
+    words = normalise_words(text)
+    return bool(words) and set(words) <= FLOOR_TAKING and not text.rstrip().endswith("?")
 
 
 def eagerness_of(value: object) -> Eagerness:

@@ -251,8 +251,11 @@ class InterruptionController:
         verdict = self.classifier.classify(text, agent_text=turn.spoken_text())
         if hold.silent_at is not None:
             # Silenced from the sound alone: a caller keeps talking (pauses between words included), the
-            # agent's own echo dies down with the agent.
-            if hold.voiced_while_silent >= VOICED_WHILE_SILENT_FRAMES:
+            # agent's own echo dies down with the agent; a caller who stopped talking after a question of
+            # their own ("Is there a free trial?") is answered.
+            if hold.voiced_while_silent >= VOICED_WHILE_SILENT_FRAMES or (
+                final_words and verdict is WordsVerdict.INTERRUPTION and _is_short_question(text)
+            ):
                 await self._interrupt(turn, hold, now)
             elif (now - hold.silent_at) * 1000.0 >= SILENT_CONFIRM_MS:
                 counted = WordsVerdict.ECHO if verdict is WordsVerdict.ECHO else WordsVerdict.BACKCHANNEL
