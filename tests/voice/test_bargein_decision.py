@@ -174,7 +174,8 @@ async def test_after_stopping_for_what_turns_out_to_be_uh_huh_the_agent_says_the
 async def test_wait_wait_then_a_breath_then_the_question_is_one_turn() -> None:
     # "Wait, wait." stops the agent at once; the caller breathes for 700 ms and asks. Answering "Wait, wait."
     # alone would talk over the question and lose it.
-    speech = np.concatenate([syllables(3.0, 500.0), np.zeros(8 * 700, dtype=np.int16), syllables(4.0, 1100.0)])
+    breath = np.zeros(8 * 700, dtype=np.int16)
+    speech = np.concatenate([syllables(3.0, 500.0), breath, syllables(4.0, 1100.0)])
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Yes, there is a 14 day free trial.")
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(

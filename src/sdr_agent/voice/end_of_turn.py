@@ -79,8 +79,8 @@ very more most some any each every also plus kind sort gonna wanna going want ne
 """
 CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
 # Said to stop the agent and take the floor before the real words ("Wait, wait. Is there a free trial?").
-FLOOR_TAKING = frozenset("wait hold hang on sorry excuse me one sec second minute moment just a stop listen look "
-                         "hey".split())
+_FLOOR_TAKING_WORDS = "wait hold hang on sorry excuse me one sec second minute moment just a stop listen look"
+FLOOR_TAKING = frozenset(_FLOOR_TAKING_WORDS.split())
 _FINISHED = re.compile(r"[.?!][\"')\]]*\s*$")
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|-|—)\s*$")
 _TOKEN = re.compile(r"[a-z0-9']+")
