@@ -269,6 +269,29 @@ async def test_status_callbacks_walk_the_conversation_forward(
     assert conversation.ended_at is not None
 
 
+async def test_a_status_callback_before_the_rest_answer_ties_the_call_like_the_answer_would(
+    client: httpx.AsyncClient, settings: Settings, services: Services
+) -> None:
+    # On a busy server Twilio's "initiated" callback can land before the REST answer carrying the sid is
+    # stored: the callback stores the sid, and the conversation must look the same as if the answer had.
+    agent_id = await make_agent(services)
+    async with services.db.session() as session:
+        created = await conversations_repo.create_conversation(
+            session, agent_id=agent_id, direction="outbound", status="initiated",
+            dynamic_variables={"name": "John"},
+        )
+    response = await post_signed(
+        client, settings, f"/twiml/status?conversation_id={created.conversation_id}",
+        _form(CallStatus="initiated", Direction="outbound-api"),
+    )
+    assert response.status_code == 204
+
+    conversation = await _status(services, created.conversation_id)
+    assert conversation.call_sid == CALL_SID
+    assert conversation.dynamic_variables == {"name": "John", "system__call_sid": CALL_SID}
+    assert conversation.metadata["phone_call"]["call_sid"] == CALL_SID
+
+
 async def test_completed_without_a_stream_is_failed(
     client: httpx.AsyncClient, settings: Settings, services: Services
 ) -> None:

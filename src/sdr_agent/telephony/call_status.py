@@ -22,6 +22,7 @@ from sdr_agent.storage.models import ConversationRow, utcnow
 from sdr_agent.storage.repos import conversations as conversations_repo
 from sdr_agent.storage.repos.conversations import Conversation
 from sdr_agent.storage.repos.locking import begin_write
+from sdr_agent.telephony.outbound import store_call_sid
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,9 @@ async def apply_status_callback(
             log.info("status callback %r for unknown call %s", call_status, call_sid)
             return None
         if conversation.call_sid is None and call_sid:
-            # The REST answer that carried the sid may never have been stored (the process died while
-            # dialing): the callback's CallSid ties the call to its conversation.
-            await session.execute(
-                update(ConversationRow)
-                .where(
-                    ConversationRow.conversation_id == conversation.conversation_id,
-                    ConversationRow.call_sid.is_(None),
-                )
-                .values(call_sid=call_sid)
-                .execution_options(synchronize_session=False)
-            )
+            # The REST answer that carried the sid may not be stored yet (a busy moment), or never (the
+            # process died while dialing): the callback's CallSid ties the call to its conversation.
+            await store_call_sid(session, conversation, call_sid)
         change = await _apply(session, conversation, call_status, _duration(form))
     if change.new_status:
         log.info(

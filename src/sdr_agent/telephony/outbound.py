@@ -203,25 +203,35 @@ async def record_call_sid(services: Services, conversation_id: str, call_sid: st
     async with services.db.session() as session:
         await begin_write(session)
         conversation = await conversations_repo.get_conversation(session, conversation_id, with_turns=False)
-        if conversation is None or conversation.call_sid == call_sid:
-            return
-        if conversation.call_sid is not None:
-            log.warning(
-                "conversation %s already has call %s, not %s",
-                conversation_id,
-                conversation.call_sid,
-                call_sid,
-            )
-            return
-        await conversations_repo.update_conversation(
-            session,
-            conversation_id,
-            call_sid=call_sid,
-            dynamic_variables={**conversation.dynamic_variables, "system__call_sid": call_sid},
+        if conversation is not None:
+            await store_call_sid(session, conversation, call_sid)
+
+
+async def store_call_sid(
+    session: AsyncSession, conversation: conversations_repo.Conversation, call_sid: str
+) -> None:
+    """Tie a call to its conversation: the column, ``system__call_sid`` and the phone-call metadata together
+    (whichever of the REST answer, the TwiML webhook and a status callback comes first)."""
+    if conversation.call_sid not in (None, call_sid):
+        log.warning(
+            "conversation %s already has call %s, not %s",
+            conversation.conversation_id,
+            conversation.call_sid,
+            call_sid,
         )
-        await conversations_repo.merge_conversation_metadata(
-            session, conversation_id, {"phone_call": {"call_sid": call_sid}}
-        )
+        return
+    stored = conversation.dynamic_variables.get("system__call_sid")
+    if conversation.call_sid == call_sid and stored == call_sid:
+        return
+    await conversations_repo.update_conversation(
+        session,
+        conversation.conversation_id,
+        call_sid=call_sid,
+        dynamic_variables={**conversation.dynamic_variables, "system__call_sid": call_sid},
+    )
+    await conversations_repo.merge_conversation_metadata(
+        session, conversation.conversation_id, {"phone_call": {"call_sid": call_sid}}
+    )
 
 
 async def _calling_number(
