@@ -32,6 +32,11 @@ def test_words_say_whether_the_caller_finished() -> None:
         assert completeness(text) is Completeness.INCOMPLETE, text
     assert completeness("Sorry?") is Completeness.COMPLETE
     assert completeness("Okay.") is Completeness.COMPLETE
+    # Everyday answers that end on a continuation word, once the recogniser closed the sentence.
+    for text in ("No, not really.", "I think so.", "Yes, we do.", "I think it is.", "Okay then."):
+        assert completeness(text) is Completeness.COMPLETE, text
+    for text in ("Our biggest worry is.", "We tried it and.", "No, not really", "Yes, we do", "It is the."):
+        assert completeness(text) is not Completeness.COMPLETE, text
     assert completeness("") is Completeness.UNKNOWN
 
 

@@ -78,6 +78,15 @@ i we you they he she it's i'm we're you're they're i'd we'd i'll we'll what's th
 very more most some any each every also plus kind sort gonna wanna going want need think mean guess
 """
 CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
+# Continuation words that also end everyday answers once the recogniser closed the sentence: "No, not
+# really.", "I think so.", "Okay then.", "Tell me more.", "I guess.", "How's it going?".
+_SOFT_WORDS = "really so then more like going think guess mean want need"
+SOFT_CONTINUATIONS = frozenset(_SOFT_WORDS.split())
+# "Yes, we do." / "I think it is." / "No, I can't say we have.": a subject and an auxiliary close an answer.
+_SUBJECT_WORDS = "i we you they he she it that there this"
+_SUBJECTS = frozenset(_SUBJECT_WORDS.split())
+_AUXILIARY_WORDS = "is are was were am do does did have has had will would can could should"
+_AUXILIARIES = frozenset(_AUXILIARY_WORDS.split())
 # Said to stop the agent and take the floor before the real words ("Wait, wait. Is there a free trial?").
 _FLOOR_TAKING_WORDS = "wait hold hang on sorry excuse me one sec second minute moment just a stop listen look"
 FLOOR_TAKING = frozenset(_FLOOR_TAKING_WORDS.split())
@@ -100,13 +109,23 @@ def completeness(text: str) -> Completeness:
         return Completeness.UNKNOWN
     # A question mark does not override a trailing "about": Whisper writes a fragment cut by a pause as
     # "And what about?".
-    if last in CONTINUATIONS or _TRAILING_OFF.search(text):
+    if _TRAILING_OFF.search(text):
+        return Completeness.INCOMPLETE
+    if last in CONTINUATIONS and not (_FINISHED.search(text) and _closes_an_answer(text, last)):
         return Completeness.INCOMPLETE
     if _only_takes_the_floor(text):
         return Completeness.INCOMPLETE
     if _FINISHED.search(text):
         return Completeness.COMPLETE
     return Completeness.UNKNOWN
+
+
+def _closes_an_answer(text: str, last: str) -> bool:
+    """A continuation word that, after a sentence end, closes an answer ("Not really.", "Yes, we do.")."""
+    if last in SOFT_CONTINUATIONS:
+        return True
+    words = normalise_words(text)
+    return last in _AUXILIARIES and len(words) >= 2 and words[-2] in _SUBJECTS
 
 
 def _only_takes_the_floor(text: str) -> bool:
