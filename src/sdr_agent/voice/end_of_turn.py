@@ -80,7 +80,7 @@ very more most some any each every also plus kind sort gonna wanna going want ne
 CONTINUATIONS = frozenset(_CONTINUATION_WORDS.split())
 # Continuation words that also end everyday answers once the recogniser closed the sentence: "No, not
 # really.", "I think so.", "Okay then.", "Tell me more.", "I guess.", "How's it going?".
-_SOFT_WORDS = "really so then more like going think guess mean want need"
+_SOFT_WORDS = "really so then more like going think guess mean"
 SOFT_CONTINUATIONS = frozenset(_SOFT_WORDS.split())
 # "Yes, we do." / "I think it is." / "No, I can't say we have.": a subject and an auxiliary close an answer.
 _SUBJECT_WORDS = "i we you they he she it that there this"
