@@ -29,12 +29,17 @@ def syllables(rate_hz: float, duration_ms: float) -> np.ndarray:
     return np.asarray(pcm * envelope / 0.75, dtype=np.int16)
 
 
-async def call(pcm: np.ndarray, words: str) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+async def call(
+    pcm: np.ndarray, words: str | list[str], *, stt: FakeSTT | None = None
+) -> tuple[FakeTwilioLine, ScriptedDialogue]:
+    """The opening plays; the caller makes ``pcm`` at ``ONSET``; the recogniser hears ``words`` (one
+    transcript per utterance) unless ``stt`` is given."""
     dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
     line, sink = FakeTwilioLine(), MemorySink()
+    scripted = [words] if isinstance(words, str) else words
     session = CallSession(
         conversation_id="conv_bd", call_sid="CA_bd",
-        deps=SessionDeps(stt=FakeSTT([words], partial_after_ms=200.0, claim_after_ms=20.0),
+        deps=SessionDeps(stt=stt or FakeSTT(scripted, partial_after_ms=200.0, claim_after_ms=20.0),
                          tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "right"]), transport=line,
         clock=lambda: asyncio.get_running_loop().time(),
@@ -130,27 +135,9 @@ class SlowFinals(FakeSTT):
 async def test_stop_words_of_the_first_half_that_arrive_during_the_second_half_stop_the_agent() -> None:
     # "Sorry" (300 ms) is let pass with no words yet; "the price please" follows after a short pause, as one
     # sound; the first half's words arrive only now: they still stop the agent, and both halves are answered.
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_bd2", call_sid="CA_bd2",
-        deps=SessionDeps(stt=SlowFinals(["Sorry", "the price please"], partial_after_ms=10_000.0,
-                                        claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
-    )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, voiced_signal(220.0, 300.0))
-    timeline.add(ONSET + 0.55, voiced_signal(220.0, 400.0))
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 8.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
+    halves = [voiced_signal(220.0, 300.0), np.zeros(8 * 250, dtype=np.int16), voiced_signal(220.0, 400.0)]
+    stt = SlowFinals(["Sorry", "the price please"], partial_after_ms=10_000.0, claim_after_ms=20.0)
+    line, dialogue = await call(np.concatenate(halves), [], stt=stt)
     assert line.clears
     assert dialogue.user_turns == ["Sorry the price please"]
 
@@ -176,26 +163,8 @@ async def test_wait_wait_then_a_breath_then_the_question_is_one_turn() -> None:
     # alone would talk over the question and lose it.
     breath = np.zeros(8 * 700, dtype=np.int16)
     speech = np.concatenate([syllables(3.0, 500.0), breath, syllables(4.0, 1100.0)])
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Yes, there is a 14 day free trial.")
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_bd3", call_sid="CA_bd3",
-        deps=SessionDeps(stt=FakeSTT(["Wait, wait.", "Is there a free trial?"], partial_after_ms=150.0,
-                                     claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
-    )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, speech)
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 8.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
+    stt = FakeSTT(["Wait, wait.", "Is there a free trial?"], partial_after_ms=150.0, claim_after_ms=20.0)
+    line, dialogue = await call(speech, [], stt=stt)
     assert line.clears
     assert dialogue.user_turns == ["Wait, wait. Is there a free trial?"]
 
