@@ -177,3 +177,15 @@ async def test_a_question_heard_after_the_rhythm_rule_silenced_the_agent_is_answ
     line, dialogue = await call(syllables(8.0, 700.0), "Is there a free trial?")
     assert line.clears
     assert dialogue.user_turns == ["Is there a free trial?"]
+
+
+@on_virtual_clock
+async def test_after_stopping_for_a_sound_with_no_words_the_agent_says_the_unheard_rest() -> None:
+    # Stopped by the rhythm rule, and the recogniser finds no words in it (a cough, a breath, a hum): no
+    # turn to answer, and the caller must not be left in silence.
+    line, dialogue = await call(syllables(8.0, 1500.0), "")
+    assert line.clears
+    assert dialogue.user_turns == []
+    said = [text for text, _interrupted in dialogue.heard]
+    assert len(said) == 2 and said[1] in OPENING
+    assert max(t for t, _ in levels(line)) > ONSET + 2.0

@@ -17,9 +17,7 @@ from typing import Any
 
 from sdr_agent.audio.mulaw import pcm_to_ulaw, ulaw_to_pcm
 from sdr_agent.audio.resample import rms
-from sdr_agent.dialogue.base import (
-    DialogueEvent,
-)
+from sdr_agent.dialogue.base import DialogueEvent
 from sdr_agent.engines.base import AudioFrame
 from sdr_agent.engines.fallback.roster import EngineSwitch
 from sdr_agent.observability.metrics import observe_turn
@@ -229,6 +227,12 @@ class CallSession:
         if not (self._finished or self._ending):
             self._say(self.deps.dialogue.fallback_line(), end_call=True)
 
+    def _go_on_after_a_mistaken_stop(self) -> None:
+        """Stopped for no turn (no words, "uh-huh", its own echo): the caller hears what they missed."""
+        rest = self.agent_turn.rest_after_a_stop(self.player, self.clock()) if self.agent_turn else ""
+        if rest and self._turn_idle.is_set() and not (self._finished or self._ending):
+            self._start_agent_turn(static_events(rest), caller_end_at=None, interruptible=True)
+
     def _on_caller_turn_end(self, turn: CallerTurn) -> None:
         self._spawn(self._answer(turn, committed_at=self.clock()), "answer")
 
@@ -237,19 +241,19 @@ class CallSession:
         text = await turn.text(timeout=self.config.final_timeout_s)
         stt_final_at = self.clock()
         if not text:
+            if turn.over_agent:
+                self._go_on_after_a_mistaken_stop()  # a cough, a breath, a hum with no words
             return
         last_agent = self._last_agent_text()
         verdict = self.interruptions.classifier.classify(text, agent_text=last_agent)
         if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and verdict is WordsVerdict.ECHO:
             self.stats.echo_turns_ignored += 1
+            self._go_on_after_a_mistaken_stop()
             return
         if turn.over_agent and verdict is WordsVerdict.BACKCHANNEL:
             # "uh-huh" said over the agent is listening, not a turn; "yeah" after a question is an answer.
-            # If the agent stopped for it anyway, it goes on with what the caller did not hear.
             self.stats.backchannel_turns_ignored += 1
-            rest = self.agent_turn.rest_after_a_stop(self.player, self.clock()) if self.agent_turn else ""
-            if rest and self._turn_idle.is_set() and not (self._finished or self._ending):
-                self._start_agent_turn(static_events(rest), caller_end_at=None, interruptible=True)
+            self._go_on_after_a_mistaken_stop()
             return
         await self._turn_idle.wait()
         if self._finished or self._ending:
@@ -377,9 +381,7 @@ class CallSession:
         if now - self._started_at >= self.config.max_duration_s and self._turn_idle.is_set():
             self._say(self.deps.dialogue.goodbye_line(), end_call=True)
             return
-        idle = (
-            self._turn_idle.is_set() and not self.listener.busy
-        )
+        idle = self._turn_idle.is_set() and not self.listener.busy
         if idle and now - self._last_activity >= self.config.turn_timeout_s:
             self._reprompts += 1
             if self._reprompts >= 2:
@@ -388,8 +390,7 @@ class CallSession:
                 self._say(self.deps.dialogue.reprompt_line())
 
     def _last_agent_text(self) -> str:
-        turn = self.agent_turn
-        return turn.spoken_text() if turn is not None else ""
+        return self.agent_turn.spoken_text() if self.agent_turn is not None else ""
 
     def _t(self, at: float | None = None) -> float:
         return round((at if at is not None else self.clock()) - self._started_at, 2)
