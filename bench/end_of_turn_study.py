@@ -59,7 +59,8 @@ CORPUS: tuple[Sentence, ...] = (
     Sentence("Is it possible to try it with a few people first?", "Is it possible to try it"),
     Sentence("Send me something in writing and I'll look at it.", "Send me something in writing"),
     Sentence("We're mostly focused on inbound leads right now.", "We're mostly focused on"),
-    Sentence("How long does the setup usually take for a team our size?", "How long does the setup usually take"),
+    Sentence("How long does the setup usually take for a team our size?",
+             "How long does the setup usually take"),
     Sentence("I wanted to ask whether you support Spanish speaking callers.", "I wanted to ask"),
     Sentence("Our biggest worry is the price when we grow.", "Our biggest worry is"),
 )
@@ -141,10 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     policies += [policy_numbers(all_clips, Eagerness.NORMAL, p) for p in UNFINISHED_P]
     print(f"{'policy':>22} {'finished wait p50/p95':>22} {'>500ms':>7} {'fragments held 600/700':>24}")
     for row in policies:
+        over, finished, fragments = row["finished_waiting_over_500ms"], row["finished"], row["fragments"]
         print(f"{row['eagerness']:>10} p<{row['unfinished_p']:<9} {row['finished_wait_ms_p50']:>10.0f} /"
-              f"{row['finished_wait_ms_p95']:>6.0f} ms {row['finished_waiting_over_500ms']:>4}/{row['finished']}"
-              f" {row['fragments_held_600ms']:>10}/{row['fragments']} {row['fragments_held_700ms']:>6}"
-              f"/{row['fragments']}")
+              f"{row['finished_wait_ms_p95']:>6.0f} ms {over:>4}/{finished}"
+              f" {row['fragments_held_600ms']:>10}/{fragments} {row['fragments_held_700ms']:>6}/{fragments}")
     for kind in ("fragment", "finished"):
         ps = [c.p for c in all_clips if c.kind == kind]
         print(f"Smart Turn p on {kind}s: " + ", ".join(
