@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from sdr_agent.settings import get_settings
 from sdr_agent.storage.migrate import upgrade as run_upgrade
@@ -16,7 +17,7 @@ def display_url(url: str) -> str:
     """The database URL without its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except (ArgumentError, ValueError):  # shown in a message about this very URL: the caller reports it
         return "<unparseable database url>"
 
 

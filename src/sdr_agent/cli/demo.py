@@ -108,7 +108,8 @@ async def _print_live(stack: LocalStack, conversation_id: str) -> None:
         await asyncio.sleep(0.3)
         try:
             transcript = (await stack.conversation(conversation_id))["transcript"]
-        except Exception:
+        except Exception as exc:  # the live view is best effort; the final transcript is printed anyway
+            console.log(f"[dim]live transcript unavailable for a moment: {exc}[/dim]")
             continue
         for turn in transcript[shown:]:
             console.print(_format_turn(turn))

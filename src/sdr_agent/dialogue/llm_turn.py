@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 
 from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
@@ -21,6 +21,7 @@ from sdr_agent.engines.base import (
     ToolCall,
     ToolCallDelta,
     TurnBrief,
+    close_quietly,
 )
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,6 @@ def retry_request(request: LLMRequest, rejected: list[tuple[ToolCall, str]]) -> 
     return replace(request, messages=messages, brief=brief)
 
 
-async def _close(stream: AsyncIterator[object]) -> None:
-    closer = getattr(stream, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):
-            await closer()
-
-
 async def stream_llm_turn(
     llm: LanguageModel,
     request: LLMRequest,
@@ -106,7 +100,7 @@ async def stream_llm_turn(
                 elif isinstance(event, LLMFinished):
                     break
         finally:
-            await _close(stream)
+            await close_quietly(stream)
         tail, written_calls = text_calls.finish()
         if tail:
             yield TextDelta(tail)

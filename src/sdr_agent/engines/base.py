@@ -7,6 +7,7 @@ held in ``numpy.int16`` arrays. Engines never import FastAPI, Twilio or storage.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -252,3 +253,15 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vector:
         """L2-normalised float32 matrix of shape (len(texts), dimension)."""
         ...
+
+
+async def close_quietly(iterator: AsyncIterator[object]) -> None:
+    """Close a stream that is being abandoned (its consumer failed or moved on): a failure to close is
+    logged, not raised over the error that is already being handled."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        logging.getLogger(__name__).debug("closing an abandoned stream failed", exc_info=True)

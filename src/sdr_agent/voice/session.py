@@ -240,10 +240,8 @@ class CallSession:
         caller_end_at = turn.last_voice_at or committed_at
         text = await turn.text(timeout=self.config.final_timeout_s)
         stt_final_at = self.clock()
-        if not text:
-            if turn.over_agent:
-                self._go_on_after_a_mistaken_stop()  # a cough, a breath, a hum with no words
-            return
+        if not text:  # a cough, a breath, a hum with no words
+            return self._go_on_after_a_mistaken_stop() if turn.over_agent else None
         last_agent = self._last_agent_text()
         verdict = self.interruptions.classifier.classify(text, agent_text=last_agent)
         if last_agent and caller_end_at - self._last_agent_audio_end < 0.8 and verdict is WordsVerdict.ECHO:

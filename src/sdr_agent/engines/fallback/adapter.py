@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from sdr_agent.engines.base import close_quietly
 from sdr_agent.engines.fallback.roster import EngineRoster, EngineSwitch, SwitchListener, describe_failure
 
 E = TypeVar("E")
@@ -87,9 +88,3 @@ async def first_within(items: AsyncIterator[T], budget: float | None) -> AsyncGe
     finally:
         await close_quietly(items)
 
-
-async def close_quietly(iterator: AsyncIterator[object]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()

@@ -24,8 +24,9 @@ from sdr_agent.engines.base import (
     LLMRequest,
     TextDelta,
     ToolCallDelta,
+    close_quietly,
 )
-from sdr_agent.engines.fallback.adapter import FallbackAdapter, close_quietly, first_within
+from sdr_agent.engines.fallback.adapter import FallbackAdapter, first_within
 from sdr_agent.engines.fallback.repeat_filter import RepeatFilter
 from sdr_agent.engines.fallback.roster import SwitchListener
 
