@@ -116,12 +116,17 @@ async def test_status_is_processing_until_the_analysis_is_stored(
             audio_wav_path=None,
         )
     )
-    seen: set[str] = set()
+    # A poll can start before the finisher commits and read after it, so "done" may be seen; what must never
+    # be seen is "done" without the model's analysis, or "processing" with one.
+    seen: list[tuple[str, str | None]] = []
     while not finishing.done():
-        seen.add((await _conversation(client, conversation_id))["status"])
+        polled = await _conversation(client, conversation_id)
+        seen.append((polled["status"], (polled.get("analysis") or {}).get("analysis_method")))
         await asyncio.sleep(0.05)
     await finishing
-    assert "processing" in seen and "done" not in seen
+    assert ("processing", None) in seen
+    assert all(method is None for status, method in seen if status == "processing"), seen
+    assert all(method == "llm" for status, method in seen if status == "done"), seen
     stored = await _conversation(client, conversation_id)
     assert stored["status"] == "done"
     assert stored["analysis"]["analysis_method"] == "llm"
