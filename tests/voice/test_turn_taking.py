@@ -25,7 +25,7 @@ ONSET = 2.0
 
 async def call(
     transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1,
-    opening: str = OPENING, **config: Any
+    opening: str = OPENING, stt_partials: dict[str, str] | None = None, **config: Any
 ) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
@@ -34,7 +34,7 @@ async def call(
     session = CallSession(
         conversation_id="conv_tt", call_sid="CA_tt",
         deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=200.0, claim_after_ms=20.0,
-                                     partial_words=stt_partial_words),
+                                     partial_words=stt_partial_words, partials=stt_partials),
                          tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
         transport=line, clock=lambda: asyncio.get_running_loop().time(),
@@ -139,6 +139,18 @@ async def test_an_interruption_that_opens_with_stop_words_goes_silent_early_and_
     assert line.clears
     assert dialogue.user_turns == ["Wait how much is the team plan"]
     assert any("49 dollars" in (t.message or "") for t in sink.turns if t.role == "agent")
+
+
+@on_virtual_clock
+async def test_the_words_that_stopped_the_agent_are_answered_even_when_the_final_loses_them() -> None:
+    # Whisper's partial heard "Sorry" and stopped the agent; its decode of the whole utterance dropped the
+    # clipped first word. The agent answers, and the transcript keeps, what made it stop.
+    _session, line, sink, dialogue = await call(
+        ["Can I have something?"], caller_ms=1200.0, stt_partials={"Can I have something?": "Sorry"}
+    )
+    assert line.clears
+    assert dialogue.user_turns == ["Sorry. Can I have something?"]
+    assert [t.message for t in sink.turns if t.role == "user"] == ["Sorry. Can I have something?"]
 
 
 @on_virtual_clock

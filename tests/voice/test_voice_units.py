@@ -10,6 +10,7 @@ import numpy as np
 from sdr_agent.engines.fakes import voiced_signal
 from sdr_agent.voice.backchannel import BackchannelClassifier, WordsVerdict
 from sdr_agent.voice.bargein import BargeInConfig, BargeInDetector, BargeInEvent
+from sdr_agent.voice.caller_turn import Utterance, with_stop_words
 from sdr_agent.voice.echo import EchoCanceller
 from sdr_agent.voice.energy import EnergyConfig, EnergyDetector
 from sdr_agent.voice.player import PacedPlayer
@@ -138,3 +139,17 @@ def test_backchannels_echo_and_interruptions_are_told_apart() -> None:
     agent = "The Team plan costs forty nine dollars per user"
     assert classifier.classify("plan costs forty nine dollars", agent_text=agent) is WordsVerdict.ECHO
     assert classifier.classify("yeah but what about security", agent_text=agent) is WordsVerdict.INTERRUPTION
+
+
+def test_the_words_that_stopped_the_agent_lead_a_final_that_lost_them() -> None:
+    assert with_stop_words("Can I have something?", "sorry") == "Sorry. Can I have something?"
+    assert with_stop_words("", "hold on") == "Hold on."
+    # kept once: the final heard them too, wherever they are
+    assert with_stop_words("Sorry, can I ask something?", "sorry") == "Sorry, can I ask something?"
+    assert with_stop_words("Okay, hold on. Who is this?", "hold on") == "Okay, hold on. Who is this?"
+    assert with_stop_words("Who is this?", "") == "Who is this?"
+    utterance = Utterance(started_at=0.0, partial="Sorry.")
+    utterance.stop_words = "sorry"
+    assert utterance.text == "Sorry."  # the partial as it is until the final comes
+    utterance.resolve("can have something")
+    assert utterance.text == "Sorry. can have something"

@@ -113,8 +113,12 @@ class FakeSTT:
         partial_words: int = 1,
         speech_rms: float = DEFAULT_SPEECH_RMS,
         fail_with: Exception | None = None,
+        partials: Mapping[str, str] | None = None,
     ) -> None:
         self.script: deque[str] = deque(transcripts)
+        # line → its partial, where the early decode heard otherwise than the final (Whisper's decode of a
+        # whole utterance can drop a clipped first word that the partial had: "Sorry" in "Sorry, can I").
+        self.partials = dict(partials or {})
         self.markers = dict(markers or {})
         self.partial_after_ms = partial_after_ms
         self.claim_after_ms = min(claim_after_ms, partial_after_ms)
@@ -184,7 +188,7 @@ class FakeSTTStream:
         if not self._partial_sent and self._speech_ms >= self.engine.partial_after_ms:
             self._partial_sent = True
             text = self._current_text(frame.sample_rate)
-            words = _WORD.findall(text)[: self.engine.partial_words]
+            words = _WORD.findall(self.engine.partials.get(text, text))[: self.engine.partial_words]
             if words:
                 self._emit(Transcript(" ".join(words), False, False, 0.9, self._start_s, self.sent_ms / 1000))
 

@@ -20,9 +20,14 @@ def normalise_words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
 
 
-def contains_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+def phrase_start(words: list[str], phrase: tuple[str, ...]) -> int:
+    """Where ``phrase`` first starts in ``words``, or -1."""
     size = len(phrase)
-    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
+    return next((i for i in range(len(words) - size + 1) if tuple(words[i : i + size]) == phrase), -1)
+
+
+def contains_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+    return phrase_start(words, phrase) >= 0
 
 
 class BackchannelClassifier:

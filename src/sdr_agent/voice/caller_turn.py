@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sdr_agent.engines.base import PCM16
+from sdr_agent.voice.backchannel import contains_phrase, normalise_words
 
 TURN_AUDIO_S = 8.0  # what the acoustic end-of-turn model reads (Smart Turn v3: the last 8 s)
 
@@ -21,6 +22,7 @@ class Utterance:
     final: str | None = None
     discarded: bool = False
     over_agent: bool = False  # began while the agent was talking
+    stop_words: str = ""  # the interruption words an early decode heard, which made the agent stop
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def resolve(self, text: str) -> None:
@@ -29,7 +31,18 @@ class Utterance:
 
     @property
     def text(self) -> str:
-        return self.final if self.final is not None else self.partial
+        if self.final is None:
+            return self.partial
+        return with_stop_words(self.final, self.stop_words)
+
+
+def with_stop_words(final: str, stop_words: str) -> str:
+    """The final, led by the words that stopped the agent when the final decode lost them."""
+    phrase = tuple(normalise_words(stop_words))
+    if not phrase or contains_phrase(normalise_words(final), phrase):
+        return final
+    said = stop_words[:1].upper() + stop_words[1:] + "."
+    return f"{said} {final}" if final else said
 
 
 @dataclass(eq=False)

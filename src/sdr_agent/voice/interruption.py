@@ -35,8 +35,8 @@ from sdr_agent.voice.agent_turn import AgentTurn
 from sdr_agent.voice.backchannel import (
     BackchannelClassifier,
     WordsVerdict,
-    contains_phrase,
     normalise_words,
+    phrase_start,
     syllable_peaks,
 )
 from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
@@ -139,10 +139,25 @@ class InterruptionController:
     def is_stop(self, text: str, agent_text: str = "") -> bool:
         """Interruption words in ``text`` — unless every word of it is one the agent itself said in this
         turn: its own voice leaking back ("actually", "how much") must not stop it."""
+        return bool(self.stop_words(text, agent_text))
+
+    def stop_words(self, text: str, agent_text: str = "") -> str:
+        """The interruption phrase in ``text`` that comes first ("hold on"), or "" (see ``is_stop``)."""
         words = normalise_words(text)
-        if agent_text and words and set(words) <= set(normalise_words(agent_text)):
-            return False
-        return any(contains_phrase(words, phrase) for phrase in self._stop_phrases)
+        if not words or (agent_text and set(words) <= set(normalise_words(agent_text))):
+            return ""
+        found = [(phrase_start(words, phrase), phrase) for phrase in self._stop_phrases]
+        first = min(((start, phrase) for start, phrase in found if start >= 0), default=None)
+        return " ".join(first[1]) if first else ""
+
+    def _stopped_by(self, utterance: Utterance, turn: AgentTurn | None) -> bool:
+        """The utterance's words say "stop": they are kept with it, because the recogniser's final decode
+        of the whole utterance often drops a clipped first word ("Sorry, can I ask" → "Can I ask") and
+        the agent must answer, and the transcript keep, the words that made it stop."""
+        phrase = self.stop_words(utterance.text, _agent_text(turn))
+        if phrase:
+            utterance.stop_words = phrase
+        return bool(phrase)
 
     async def on_frame(
         self, turn: AgentTurn | None, energy: float, prob: float, frame_start_ms: float, audio_ms: float,
@@ -209,19 +224,19 @@ class InterruptionController:
         self.trail.append((now, f"words:{utterance.text!r}"))
         if hold is not None and (hold.utterance is utterance or _replaceable(hold.utterance)):
             hold.utterance = utterance
-            if self.is_stop(utterance.text, _agent_text(turn)):
+            if self._stopped_by(utterance, turn):
                 await self._interrupt(turn, hold, now)
             elif self._layered:
                 await self.on_tick(turn, now)
         elif (
             hold is not None and utterance is hold.earlier and turn is not None
-            and self.is_stop(utterance.text, _agent_text(turn))
+            and self._stopped_by(utterance, turn)
         ):
             # "Sorry, ... can I ask": the first part's words ("Sorry") arrive while its continuation is held.
             await self._interrupt(turn, hold, now)
         elif (
             hold is None and utterance is self._released and turn is not None and not turn.closed
-            and (self.is_stop(utterance.text, _agent_text(turn)) or self._late_question(turn, utterance))
+            and (self._stopped_by(utterance, turn) or self._late_question(turn, utterance))
         ):
             # "Stop." (or "Is that per user?") was let pass as a backchannel; its words arrived after the
             # agent came back to full level. Stop now and answer it.
