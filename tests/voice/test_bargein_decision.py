@@ -114,7 +114,11 @@ async def test_running_speech_that_pauses_between_words_while_the_agent_is_silen
 
 
 class SlowFinals(FakeSTT):
-    """Finals arrive 400 ms late (a recogniser busy with other calls); no partials."""
+    """Finals arrive ``delay_s`` late (a recogniser busy with other calls)."""
+
+    def __init__(self, *args: Any, delay_s: float = 0.4, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay_s = delay_s
 
     async def open_stream(self) -> Any:
         stream = await super().open_stream()
@@ -123,7 +127,7 @@ class SlowFinals(FakeSTT):
 
         def late(item: Transcript) -> None:
             if item.is_final:
-                loop.call_later(0.4, emit, item)
+                loop.call_later(self.delay_s, emit, item)
             else:
                 emit(item)
 
@@ -140,6 +144,24 @@ async def test_stop_words_of_the_first_half_that_arrive_during_the_second_half_s
     line, dialogue = await call(np.concatenate(halves), [], stt=stt)
     assert line.clears
     assert dialogue.user_turns == ["Sorry the price please"]
+
+
+@on_virtual_clock
+async def test_a_sound_over_the_answer_is_a_new_sound_not_the_rest_of_the_one_answered() -> None:
+    # "Wait, what?" is let pass (no words by the end of the duck window); its words arrive just after, stop
+    # the agent and are answered at once. 300 ms after "Wait" the caller goes on over that answer: a new
+    # sound, so the answer ducks under it — timed from "Wait"'s onset it was presumed a backchannel at once.
+    speech = np.concatenate([voiced_signal(220.0, 300.0), np.zeros(8 * 300, dtype=np.int16),
+                             voiced_signal(220.0, 1000.0)])
+    stt = SlowFinals(["Wait, what?", "Is it per seat?"], partial_after_ms=10_000.0, claim_after_ms=20.0,
+                     delay_s=0.06)
+    line, dialogue = await call(speech, [], stt=stt)
+    answer_starts = ONSET + 0.5
+    assert line.clears and line.clears[0] <= answer_starts
+    heard = [(t - ONSET, level) for t, level in levels(line) if answer_starts < t <= ONSET + 1.0]
+    loud = max(level for t, level in heard if t < 0.65)  # the answer, before the caller goes on at 0.6
+    assert all(level <= loud / 10 ** 0.5 for t, level in heard if 0.76 <= t <= 1.0)  # ducked ≥ 10 dB
+    assert dialogue.user_turns == ["Wait, what?", "Is it per seat?"]
 
 
 @on_virtual_clock

@@ -119,7 +119,11 @@ class InterruptionController:
 
     def new_agent_turn(self) -> None:
         self.detector.reset()
+        # A sound let pass over the last turn is not continued by one over this turn: the caller who said
+        # "Wait" and was answered, then asks "how much is it?" over the answer, starts a new sound (merged,
+        # it would count from the old onset and be presumed a backchannel at once).
         self._released = None
+        self._released_at = float("-inf")
 
     def bind_utterance(self, turn: AgentTurn | None, utterance: Utterance | None, now: float) -> None:
         if utterance is not None and self._agent_speaking(turn, now):
