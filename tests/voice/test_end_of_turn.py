@@ -40,6 +40,17 @@ def test_words_say_whether_the_caller_finished() -> None:
     assert completeness("") is Completeness.UNKNOWN
 
 
+def test_a_question_that_strands_its_preposition_is_finished_and_a_fragment_is_not() -> None:
+    # Said in nearly every cold call; it waited 1.1 s as if it ended mid-sentence on "with".
+    for text in ("Who am I speaking with?", "And who am I speaking with?", "What's this about?",
+                 "What is this call about?", "Where are you calling from?", "What is it for?"):
+        assert completeness(text) is Completeness.COMPLETE, text
+    # Whisper writes fragments cut by a pause with a question mark; they keep waiting.
+    for text in ("And what about?", "What about?", "What happens to?", "Do you integrate with?",
+                 "How does it work with?", "Who am I speaking with", "I was wondering about?"):
+        assert completeness(text) is Completeness.INCOMPLETE, text
+
+
 def test_required_silence_follows_the_words_and_needs_a_final_to_answer_early() -> None:
     timing = TIMINGS[Eagerness.NORMAL]
     turn = CallerTurn([Utterance(started_at=0.0, partial="How much is it?")])

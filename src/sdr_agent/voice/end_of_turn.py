@@ -87,6 +87,11 @@ _SUBJECT_WORDS = "i we you they he she it that there this"
 _SUBJECTS = frozenset(_SUBJECT_WORDS.split())
 _AUXILIARY_WORDS = "is are was were am do does did have has had will would can could should"
 _AUXILIARIES = frozenset(_AUXILIARY_WORDS.split())
+_STRANDING_WH = frozenset(["who", "whom", "what", "which", "where"])
+_PREPOSITIONS = frozenset(["with", "about", "for", "from", "to", "of", "at", "on", "in", "into", "by"])
+_DISCOURSE_OPENERS = frozenset(["and", "so", "but", "okay", "ok", "well", "sorry"])
+_CONTRACTED = {"what's": ("what", "is"), "who's": ("who", "is"), "where's": ("where", "is"),
+               "which's": ("which", "is")}
 # Said to stop the agent and take the floor before the real words ("Wait, wait. Is there a free trial?").
 _FLOOR_TAKING_WORDS = "wait hold hang on sorry excuse me one sec second minute moment just a stop listen look"
 FLOOR_TAKING = frozenset(_FLOOR_TAKING_WORDS.split())
@@ -111,7 +116,9 @@ def completeness(text: str) -> Completeness:
     # "And what about?".
     if _TRAILING_OFF.search(text):
         return Completeness.INCOMPLETE
-    if last in CONTINUATIONS and not (_FINISHED.search(text) and _closes_an_answer(text, last)):
+    if last in CONTINUATIONS and not (
+        _FINISHED.search(text) and (_closes_an_answer(text, last) or _strands_its_preposition(text))
+    ):
         return Completeness.INCOMPLETE
     if _only_takes_the_floor(text):
         return Completeness.INCOMPLETE
@@ -126,6 +133,20 @@ def _closes_an_answer(text: str, last: str) -> bool:
         return True
     words = normalise_words(text)
     return last in _AUXILIARIES and len(words) >= 2 and words[-2] in _SUBJECTS
+
+
+def _strands_its_preposition(text: str) -> bool:
+    """"Who am I speaking with?", "What is this about?", "Where are you calling from?": a question whose
+    wh-word is the preposition's object ends on the preposition. Only who/what/which/where do that, and only
+    with an auxiliary and a subject before it — "And what about?" and "What happens to?" are still cut short.
+    """
+    if not text.rstrip().endswith("?"):
+        return False
+    words = [part for word in normalise_words(text) for part in _CONTRACTED.get(word, (word,))]
+    while words and words[0] in _DISCOURSE_OPENERS:
+        words = words[1:]
+    return (len(words) >= 4 and words[0] in _STRANDING_WH and words[1] in _AUXILIARIES
+            and words[-1] in _PREPOSITIONS)
 
 
 def _only_takes_the_floor(text: str) -> bool:
