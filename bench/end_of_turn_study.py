@@ -2,10 +2,11 @@
 
 A held-out corpus of sales-call sentences, each said whole (a finished turn) and cut where a caller pauses
 mid-sentence (``split_for_pause``: running intonation, as a person who pauses keeps it), in the four caller
-voices through the phone line, followed by 200 ms of line noise. For each clip: Whisper's final text, what
-the words say (``completeness``), Smart Turn v3's probability, and the silence ``required_silence_ms`` would
-ask for under each eagerness and under candidate ``unfinished_p`` thresholds. A fragment is *held* when the
-wait is longer than the caller's pause (500-700 ms in the latency bench; reported at 600 and 700 ms); a
+voices through the phone line, after 300 ms and followed by 200 ms of line noise (a clip that starts on the
+first syllable makes Whisper drop the first word: "Am I speaking with?"). For each clip: Whisper's final text,
+what the words say (``completeness``), Smart Turn v3's probability, and the silence ``required_silence_ms``
+would ask for under each eagerness and under candidate ``unfinished_p`` thresholds. A fragment is *held* when
+the wait is longer than the caller's pause (500-700 ms in the latency bench; reported at 600 and 700 ms); a
 finished turn's cost is its wait. Offline and deterministic (no call loop): it picks thresholds, the latency
 bench checks them in calls.
 
@@ -37,6 +38,7 @@ from sdr_agent.voice.caller_turn import AcousticGuess, CallerTurn, Utterance
 from sdr_agent.voice.end_of_turn import TIMINGS, Completeness, Eagerness, completeness, required_silence_ms
 
 TRAILING_MS = 200  # the pause the acoustic model hears (listener.PROBE_PAUSE_MS)
+LEADING_MS = 300  # line before the voice, as in a call (the listener's and the stream's pre-roll)
 SNR_DB = 25.0
 
 
@@ -109,8 +111,8 @@ async def clips(voices: int) -> list[Clip]:
             cases += [("finished", sentence.whole, whole), ("fragment", sentence.fragment, first)]
         cases += [("finished", text, speech[(text, voice.name)]) for text in SHORT_ANSWERS]
         for kind, said, pcm in cases:
-            heard = phone_line(np.concatenate([pcm, np.zeros(RATE * TRAILING_MS // 1000, np.int16)]), SNR_DB,
-                               rng)
+            lead, trail = (np.zeros(RATE * ms // 1000, np.int16) for ms in (LEADING_MS, TRAILING_MS))
+            heard = phone_line(np.concatenate([lead, pcm, trail]), SNR_DB, rng)
             text = await stt.transcribe(heard, RATE)
             p = model.predict(heard, RATE)
             out.append(Clip(voice.name, kind, said, text, completeness(text), round(p, 3)))
