@@ -105,3 +105,18 @@ def test_toolbox_reads_elevenlabs_shapes() -> None:
     # always there, book_meeting when meetings can be stored.
     assert names == {"lookup", "end_call", "book_meeting"}
     assert load_toolbox({}, can_book_meetings=False).specs[0].name == "end_call"
+
+
+async def test_a_long_call_that_has_used_every_fresh_line_still_gets_an_answer_every_turn() -> None:
+    # Acknowledgements and "anything else?" lines are said once each; a caller who keeps making statements
+    # must never be answered with silence (the voice layer would leave a dead line until the re-prompt).
+    dialogue = make_dialogue(GroundedResponder(), outbound=True)
+    statements = ["Yes, I have a minute.", "We have about twelve reps.", "Mostly inbound leads.",
+                  "We use spreadsheets for now.", "It works okay.", "The team is in Denver.",
+                  "We hire two people a year.", "Our manager decides.", "Budget is set in January.",
+                  "We looked at other tools.", "Nothing stood out.", "The reps like the phones.",
+                  "We moved offices last spring.", "That is about it.",
+                  "Our main problem is tracking the leads."]
+    replies = [await say(dialogue, text) for text in statements]
+    assert not any(reply.ends_call for reply in replies)
+    assert all(reply.text.strip() for reply in replies), [r.text for r in replies]

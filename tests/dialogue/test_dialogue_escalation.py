@@ -48,3 +48,18 @@ async def test_two_negative_turns_offer_a_transfer(monkeypatch: pytest.MonkeyPat
     assert second.transfer is None and "connect you with a colleague?" in second.text
     done = await say(dialogue, "Yes.")
     assert done.transfer is not None
+
+
+async def test_a_caller_describing_their_own_pain_is_not_handed_to_a_human() -> None:
+    # Discovery is meant to surface this; two such answers in a row are not frustration with the call.
+    dialogue = make_dialogue(GroundedResponder(), config=agent_config(built_in_tools=TRANSFER))
+    await say(dialogue, "Yes, I have a minute.")
+    first = await say(dialogue, "Our main problem is keeping track of all the leads.")
+    second = await say(dialogue, "We tried a similar tool last year, but it was too slow for us.")
+    assert first.transfer is None and second.transfer is None
+    assert "colleague" not in first.text + second.text
+    assert dialogue.state_snapshot()["escalation"] is None
+    # ... while frustration with the call still is, even in the first person.
+    monitor = EscalationMonitor()
+    assert not monitor.observe(-0.6, "I'm annoyed, you keep repeating yourself.")
+    assert monitor.observe(-0.6, "Honestly this is a waste of my time.")

@@ -29,7 +29,7 @@ from sdr_agent.dialogue.llm_turn import RejectedCall, speak_tool_results, stream
 from sdr_agent.dialogue.lookup import KnowledgeLookup
 from sdr_agent.dialogue.phases import CallPhase, PhaseTracker
 from sdr_agent.dialogue.prompt import HistoryTurn, PromptParts, assemble_prompt
-from sdr_agent.dialogue.sales_script import FOLLOW_UPS, NUMBER_FOLLOW_UPS
+from sdr_agent.dialogue.sales_script import FOLLOW_UPS, KEEP_GOING, NUMBER_FOLLOW_UPS
 from sdr_agent.dialogue.signals import example_index, read_signals
 from sdr_agent.dialogue.speech_text import SpeechTextStream, clean_for_speech
 from sdr_agent.dialogue.tool_args import BookingContext, ValidatedCall, validate_call
@@ -196,7 +196,7 @@ class AgentDialogue:
         if turn.objection:
             self._facts.add_objection(turn.objection.value, turn.text)
         self._facts.intents.append(turn.intent.value)
-        negative_streak = self._escalation.observe(turn.sentiment)
+        negative_streak = self._escalation.observe(turn.sentiment, turn.text)
         decision = self._rules.decide(
             turn.signals,
             turn.text,
@@ -217,11 +217,20 @@ class AgentDialogue:
             moves = actions.goodbye("caller said goodbye")
         else:
             moves = self._llm_answer(turn)
+        answered = False
         try:
             async for event in moves:
+                answered = True
                 if isinstance(event, SpeakText):
                     self._said.add(event.text)
                 yield event
+            if not answered and not actions.ended:
+                # Every line the reply would be made of was said already this call (or the guard removed
+                # them all): never answer a caller with silence.
+                log.info("nothing fresh to say to %r; keeping the conversation going", turn.text)
+                line = self._said.fresh(KEEP_GOING) or KEEP_GOING[len(self._history) % len(KEEP_GOING)]
+                self._said.add(line)
+                yield speak(line)
         finally:
             await _close(moves)
             self._phases.after_turn()

@@ -1,10 +1,12 @@
-"""When to hand the caller to a human: two consecutive caller turns at or below a sentiment threshold, or an
-explicit request ("talk to a real person"). Sentiment comes from the offline lexicon scorer
+"""When to hand the caller to a human: two consecutive frustrated caller turns (at or below a sentiment
+threshold, and not the caller describing their own business's pain), or an explicit request ("talk to a real
+person"). Sentiment comes from the offline lexicon scorer
 ``sdr_agent.analysis.sentiment`` (pure Python; the one import from ``analysis`` the layer contract allows)."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from sdr_agent.analysis.sentiment import score_sentiment as _lexicon_sentiment
 
@@ -12,6 +14,17 @@ log = logging.getLogger(__name__)
 
 NEGATIVE_THRESHOLD = -0.4
 CONSECUTIVE_TURNS = 2
+# "Our main problem is keeping track of leads", "we tried a tool, but it was too slow for us": negative words
+# about the caller's own situation are what discovery asks for, not frustration with the call — unless the
+# turn is also about the call or the agent ("you keep repeating yourself", "a waste of my time").
+_ABOUT_THEMSELVES = re.compile(
+    r"\b(?:our|ours|we|we're|we've|we'd|us|my|i|i'm|i've|i'd|the team|they|their)\b", re.IGNORECASE
+)
+_ABOUT_THE_CALL = re.compile(
+    r"\b(?:you|you're|your|this call|calling|call me|stop|annoy\w*|ridiculous|waste|useless|rude|"
+    r"listen\w*|robot\w*|repeat\w*|hang up|pointless|stupid)\b",
+    re.IGNORECASE,
+)
 
 
 def score_sentiment(text: str) -> float:
@@ -35,10 +48,15 @@ class EscalationMonitor:
         self._streak = 0
         self.fired = False
 
-    def observe(self, sentiment: float) -> bool:
+    def observe(self, sentiment: float, text: str = "") -> bool:
         """True when this turn completes the negative streak (and escalation has not happened yet)."""
-        self._streak = self._streak + 1 if sentiment <= self.threshold else 0
+        self._streak = self._streak + 1 if self._frustrated(sentiment, text) else 0
         if not self.fired and self._streak >= self.consecutive:
             self.fired = True
             return True
         return False
+
+    def _frustrated(self, sentiment: float, text: str) -> bool:
+        if sentiment > self.threshold:
+            return False
+        return bool(_ABOUT_THE_CALL.search(text)) or not _ABOUT_THEMSELVES.search(text)

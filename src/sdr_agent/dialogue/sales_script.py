@@ -68,6 +68,13 @@ ANYTHING_ELSE = (
     "What else would be helpful to know?",
     "Any other questions I can answer for you?",
 )
+# When a long call has used every fresh line the reply would be built from: one of these, said again if it
+# must (a repeat beats a silence the caller takes for a dead line).
+KEEP_GOING = (
+    "I see. Could you tell me a bit more about that?",
+    "Okay. What matters most to you there?",
+    "Understood. How are you handling that today?",
+)
 ACKNOWLEDGE_YES = ("Great.", "Perfect.", "Wonderful.", "Sounds good.")
 ACKNOWLEDGE_NO = ("Okay, no problem.", "That's fine.", "Understood.")
 ACKNOWLEDGE_OTHER = ("Got it, thanks.", "Thanks for sharing that.", "That's helpful to know.", "I see.")
