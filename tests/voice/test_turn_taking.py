@@ -298,3 +298,42 @@ async def test_an_interruption_with_a_short_pause_is_one_sound_and_answered_whol
     assert last_heard - ONSET <= 1.1  # silent by the length limit, counted from the first half's onset
     assert line.clears
     assert dialogue.user_turns == ["So how much is the team plan"]
+
+
+@on_virtual_clock
+async def test_a_caller_who_goes_on_just_after_the_agent_answered_a_pause_is_heard_out() -> None:
+    # "Could you send me." was taken for a finished turn and answered 200 ms into the caller's pause; the
+    # caller goes on ("the pricing by email") 300 ms into that reply. No stop words, under a second long: as a
+    # sound over the middle of a reply it would be let pass as "uh-huh" and lost. This early in a reply it
+    # is never taken for "uh-huh": the agent goes silent once it has lasted 300 ms, and answers it.
+    dialogue = ScriptedDialogue("Hi, this is Alex.", reply=lambda text: (
+        "Sure, we have three plans and the Team plan is the most popular one with teams like yours."
+    ))
+    line, sink = FakeTwilioLine(), MemorySink()
+    session = CallSession(
+        conversation_id="conv_tt5", call_sid="CA_tt5",
+        deps=SessionDeps(stt=FakeSTT(["Could you send me.", "the pricing by email"], partial_after_ms=200.0,
+                                     claim_after_ms=20.0),
+                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
+        clock=lambda: asyncio.get_running_loop().time(),
+    )
+    line.session = session
+    timeline = CallerTimeline()
+    timeline.add(ONSET, voiced_signal(220.0, 700.0))
+    fragment_end = ONSET + 0.7
+    timeline.add(fragment_end + 0.55, voiced_signal(220.0, 900.0))
+    line.start(asyncio.get_running_loop().time())
+    await session.start()
+    try:
+        await drive_caller(session, line, timeline, 9.0)
+    finally:
+        await session.finish(ended_ok=True, reason="test over")
+        await line.stop()
+    reply_heard = min(t for t, _ in line.heard if t > fragment_end)
+    going_on = fragment_end + 0.55
+    assert reply_heard < going_on  # the agent did answer the pause (the premise of the test)
+    cut = max(t for t, _ in line.heard if t < going_on + 0.9)
+    assert cut - going_on <= 0.5, cut - going_on  # silent early, not ducked through the caller's words
+    assert line.clears
+    assert dialogue.user_turns == ["Could you send me.", "the pricing by email"]

@@ -62,6 +62,13 @@ RUNNING_SPEECH_PEAKS = 4
 ECHO_TAIL_MS = 350.0
 SILENT_CONFIRM_MS = 650.0
 VOICED_WHILE_SILENT_FRAMES = 3
+# People backchannel into someone's speech, not into its first second: a voice that starts that early in a
+# reply and goes on is the caller who had not finished (the agent answered a mid-sentence pause, "Could you
+# send me ... the pricing by email?"). It is never presumed a backchannel, and silences the agent once it has
+# lasted EARLY_SILENT_MS (an echo burst or a click is shorter; the silent path still tells a voice that goes
+# on from an echo that dies with the agent).
+EARLY_REPLY_S = 1.0
+EARLY_SILENT_MS = 300.0
 
 
 class Hold:
@@ -298,6 +305,9 @@ class InterruptionController:
             self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
         elif elapsed_ms >= config.interrupt_ms:
             self._go_silent(hold, now)  # longer than people's backchannels: stop anyway
+        elif _early_in_a_reply(turn, hold.onset_at):
+            if elapsed_ms >= EARLY_SILENT_MS:
+                self._go_silent(hold, now)  # the caller going on after a pause the agent answered
         elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
             if syllable_peaks(hold.levels_db) >= RUNNING_SPEECH_PEAKS:
                 self._go_silent(hold, now)  # too many syllables for "mm-hmm": running speech
@@ -376,6 +386,12 @@ def _is_short_question(text: str) -> bool:
     """A short sound whose words are a real question ("How much?"): too short for the duration rule."""
     words = normalise_words(text)
     return len(words) >= 2 and words[0] in _QUESTION_WORDS and text.rstrip().endswith("?")
+
+
+def _early_in_a_reply(turn: AgentTurn, at: float) -> bool:
+    """``at`` is within the first ``EARLY_REPLY_S`` of a reply to the caller (not an opening or re-prompt)."""
+    started = turn.first_audio_at
+    return turn.caller_end_at is not None and started is not None and at - started <= EARLY_REPLY_S
 
 
 def _agent_text(turn: AgentTurn | None) -> str:
