@@ -25,11 +25,15 @@ ONSET = 2.0
 
 async def call(
     transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1,
-    opening: str = OPENING, stt_partials: dict[str, str] | None = None, **config: Any
+    opening: str = OPENING, stt_partials: dict[str, str] | None = None,
+    more_sounds: tuple[tuple[float, float], ...] = (), reply: str = "Sure, the Team plan is 49 dollars.",
+    **config: Any
 ) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
-    dialogue = ScriptedDialogue(opening, reply=lambda text: "Sure, the Team plan is 49 dollars.")
+    """The opening plays; the caller speaks ``caller_ms`` at ``ONSET``, then ``more_sounds`` ((start s, ms)
+    each); the recogniser hears ``transcripts``, one per utterance."""
+    dialogue = ScriptedDialogue(opening, reply=lambda text: reply)
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_tt", call_sid="CA_tt",
@@ -42,6 +46,8 @@ async def call(
     line.session = session
     timeline = CallerTimeline()
     timeline.add(ONSET, voiced_signal(220.0, caller_ms))
+    for start_s, ms in more_sounds:
+        timeline.add(start_s, voiced_signal(220.0, ms))
     line.start(asyncio.get_running_loop().time())
     await session.start()
     try:
@@ -306,32 +312,13 @@ async def test_a_caller_who_goes_on_just_after_the_agent_answered_a_pause_is_hea
     # caller goes on ("the pricing by email") 300 ms into that reply. No stop words, under a second long: as a
     # sound over the middle of a reply it would be let pass as "uh-huh" and lost. This early in a reply it
     # is never taken for "uh-huh": the agent goes silent once it has lasted 300 ms, and answers it.
-    dialogue = ScriptedDialogue("Hi, this is Alex.", reply=lambda text: (
-        "Sure, we have three plans and the Team plan is the most popular one with teams like yours."
-    ))
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_tt5", call_sid="CA_tt5",
-        deps=SessionDeps(stt=FakeSTT(["Could you send me.", "the pricing by email"], partial_after_ms=200.0,
-                                     claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
+    fragment_end, going_on = ONSET + 0.7, ONSET + 1.25
+    _session, line, _sink, dialogue = await call(
+        ["Could you send me.", "the pricing by email"], caller_ms=700.0, seconds=9.0,
+        opening="Hi, this is Alex.", more_sounds=((going_on, 900.0),),
+        reply="Sure, we have three plans and the Team plan is the most popular one with teams like yours.",
     )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, voiced_signal(220.0, 700.0))
-    fragment_end = ONSET + 0.7
-    timeline.add(fragment_end + 0.55, voiced_signal(220.0, 900.0))
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 9.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
     reply_heard = min(t for t, _ in line.heard if t > fragment_end)
-    going_on = fragment_end + 0.55
     assert reply_heard < going_on  # the agent did answer the pause (the premise of the test)
     cut = max(t for t, _ in line.heard if t < going_on + 0.9)
     assert cut - going_on <= 0.5, cut - going_on  # silent early, not ducked through the caller's words
