@@ -27,7 +27,7 @@ async def call(
     transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1,
     opening: str = OPENING, stt_partials: dict[str, str] | None = None,
     more_sounds: tuple[tuple[float, float], ...] = (), reply: str = "Sure, the Team plan is 49 dollars.",
-    **config: Any
+    tts_delay_s: float = 0.0, **config: Any
 ) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
@@ -39,7 +39,8 @@ async def call(
         conversation_id="conv_tt", call_sid="CA_tt",
         deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=200.0, claim_after_ms=20.0,
                                      partial_words=stt_partial_words, partials=stt_partials),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
+                         tts=FakeTTS(ms_per_char=45.0, delay_s=tts_delay_s), vad=FakeVAD(), dialogue=dialogue,
+                         sink=sink),
         config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
         transport=line, clock=lambda: asyncio.get_running_loop().time(),
     )
@@ -323,4 +324,19 @@ async def test_a_caller_who_goes_on_just_after_the_agent_answered_a_pause_is_hea
     cut = max(t for t, _ in line.heard if t < going_on + 0.9)
     assert cut - going_on <= 0.5, cut - going_on  # silent early, not ducked through the caller's words
     assert line.clears
+    assert dialogue.user_turns == ["Could you send me.", "the pricing by email"]
+
+
+@on_virtual_clock
+async def test_a_caller_who_goes_on_before_the_reply_is_even_heard_is_answered_not_talked_over() -> None:
+    # The reply to "Could you send me." is slow to start (a slow TTS); the caller goes on before any of it is
+    # heard. Presumed "uh-huh" at 500 ms, the reply would start at full level over the caller's words.
+    going_on = ONSET + 1.2  # 500 ms after "Could you send me." ends
+    _session, line, _sink, dialogue = await call(
+        ["Could you send me.", "the pricing by email"], caller_ms=700.0, seconds=9.0,
+        opening="Hi, this is Alex.", more_sounds=((going_on, 900.0),), tts_delay_s=0.6,
+        reply="Sure, we have three plans and the Team plan is the most popular one with teams like yours.",
+    )
+    over_the_caller = [t for t, _ in line.heard if going_on + 0.3 <= t <= going_on + 0.9]
+    assert over_the_caller == []
     assert dialogue.user_turns == ["Could you send me.", "the pricing by email"]

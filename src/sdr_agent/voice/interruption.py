@@ -389,9 +389,12 @@ def _is_short_question(text: str) -> bool:
 
 
 def _early_in_a_reply(turn: AgentTurn, at: float) -> bool:
-    """``at`` is within the first ``EARLY_REPLY_S`` of a reply to the caller (not an opening or re-prompt)."""
+    """``at`` is before, or within the first ``EARLY_REPLY_S`` of, a reply to the caller (not an opening or a
+    re-prompt)."""
+    if turn.caller_end_at is None:
+        return False
     started = turn.first_audio_at
-    return turn.caller_end_at is not None and started is not None and at - started <= EARLY_REPLY_S
+    return started is None or at - started <= EARLY_REPLY_S
 
 
 def _agent_text(turn: AgentTurn | None) -> str:
