@@ -27,7 +27,7 @@ async def call(
     transcripts: list[str], caller_ms: float, seconds: float = 12.0, stt_partial_words: int = 1,
     opening: str = OPENING, stt_partials: dict[str, str] | None = None,
     more_sounds: tuple[tuple[float, float], ...] = (), reply: str = "Sure, the Team plan is 49 dollars.",
-    tts_delay_s: float = 0.0, **config: Any
+    tts_delay_s: float = 0.0, stt_partial_after_ms: float = 200.0, **config: Any
 ) -> tuple[
     CallSession, FakeTwilioLine, MemorySink, ScriptedDialogue
 ]:
@@ -37,11 +37,11 @@ async def call(
     line, sink = FakeTwilioLine(), MemorySink()
     session = CallSession(
         conversation_id="conv_tt", call_sid="CA_tt",
-        deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=200.0, claim_after_ms=20.0,
+        deps=SessionDeps(stt=FakeSTT(transcripts, partial_after_ms=stt_partial_after_ms, claim_after_ms=20.0,
                                      partial_words=stt_partial_words, partials=stt_partials),
                          tts=FakeTTS(ms_per_char=45.0, delay_s=tts_delay_s), vad=FakeVAD(), dialogue=dialogue,
                          sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "mm-hmm", "yeah", "right", "okay"], **config),
+        config=SessionConfig(**({"backchannels": ["uh-huh", "mm-hmm", "yeah", "right", "okay"]} | config)),
         transport=line, clock=lambda: asyncio.get_running_loop().time(),
     )
     line.session = session
@@ -178,26 +178,10 @@ async def test_speech_longer_than_any_backchannel_is_an_interruption_whatever_it
 async def test_stop_words_heard_after_the_agent_came_back_to_full_level_still_stop_it_at_once() -> None:
     # The recogniser is slow: "Wait" arrives 650 ms into the caller's speech, after the agent presumed a
     # backchannel and came back to full level. It stops then, not at the length limit.
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_tt3", call_sid="CA_tt3",
-        deps=SessionDeps(stt=FakeSTT(["Wait what does the team plan cost"], partial_after_ms=650.0,
-                                     claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
+    _session, line, _sink, dialogue = await call(
+        ["Wait what does the team plan cost"], caller_ms=1500.0, seconds=8.0, stt_partial_after_ms=650.0,
+        backchannels=["uh-huh", "right"],
     )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, voiced_signal(220.0, 1500.0))
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 8.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
     heard = levels(line)
     assert full_level_again_ms(heard) <= 700  # presumed a backchannel first
     last_heard = max(t for t, _ in heard if t < ONSET + 1.6)
@@ -210,27 +194,10 @@ async def test_stop_words_heard_after_the_agent_came_back_to_full_level_still_st
 async def test_a_sound_that_goes_on_after_a_long_backchannel_stays_ducked_and_is_an_interruption() -> None:
     # 600 ms presumed a backchannel, a 250 ms pause, then more: one sound from its first onset, ducked (not
     # full level again) while it goes on, and stopped at the length limit (1.4 s here, to hear the duck).
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_tt4", call_sid="CA_tt4",
-        deps=SessionDeps(stt=FakeSTT(["Yes", "so the team plan is what"], partial_after_ms=200.0,
-                                     claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"], interrupt_ms=1400.0), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
+    _session, line, _sink, dialogue = await call(
+        ["Yes", "so the team plan is what"], caller_ms=600.0, seconds=8.0,
+        more_sounds=((ONSET + 0.85, 1200.0),), backchannels=["uh-huh", "right"], interrupt_ms=1400.0,
     )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, voiced_signal(220.0, 600.0))
-    timeline.add(ONSET + 0.85, voiced_signal(220.0, 1200.0))
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 8.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
     heard = levels(line)
     reference = reference_level(heard)
     last_heard = max(t for t, _ in heard if t < ONSET + 2.0)
@@ -280,27 +247,11 @@ async def test_explicit_stop_words_are_configurable_per_agent() -> None:
 
 @on_virtual_clock
 async def test_an_interruption_with_a_short_pause_is_one_sound_and_answered_whole() -> None:
-    dialogue = ScriptedDialogue(OPENING, reply=lambda text: "Sure, the Team plan is 49 dollars.")
-    line, sink = FakeTwilioLine(), MemorySink()
-    session = CallSession(
-        conversation_id="conv_tt2", call_sid="CA_tt2",
-        deps=SessionDeps(stt=FakeSTT(["So", "how much is the team plan"], partial_after_ms=200.0,
-                                     claim_after_ms=20.0),
-                         tts=FakeTTS(ms_per_char=45.0), vad=FakeVAD(), dialogue=dialogue, sink=sink),
-        config=SessionConfig(backchannels=["uh-huh", "right"]), transport=line,
-        clock=lambda: asyncio.get_running_loop().time(),
+    _session, line, _sink, dialogue = await call(
+        ["So", "how much is the team plan"], caller_ms=400.0, seconds=8.0,
+        more_sounds=((ONSET + 0.6, 900.0),),  # 200 ms of pause, then the question
+        backchannels=["uh-huh", "right"],
     )
-    line.session = session
-    timeline = CallerTimeline()
-    timeline.add(ONSET, voiced_signal(220.0, 400.0))
-    timeline.add(ONSET + 0.6, voiced_signal(220.0, 900.0))  # 200 ms of pause, then the question
-    line.start(asyncio.get_running_loop().time())
-    await session.start()
-    try:
-        await drive_caller(session, line, timeline, 8.0)
-    finally:
-        await session.finish(ended_ok=True, reason="test over")
-        await line.stop()
     last_heard = max(t for t, _ in levels(line) if t < ONSET + 1.6)
     assert last_heard - ONSET <= 1.1  # silent by the length limit, counted from the first half's onset
     assert line.clears
