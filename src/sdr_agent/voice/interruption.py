@@ -42,6 +42,7 @@ from sdr_agent.voice.backchannel import (
 from sdr_agent.voice.bargein import BargeInDetector, BargeInEvent
 from sdr_agent.voice.caller_turn import Utterance
 from sdr_agent.voice.config import SessionConfig
+from sdr_agent.voice.hold import Hold, early_in_a_reply, is_short_question
 from sdr_agent.voice.listener import CallerListener
 from sdr_agent.voice.player import PacedPlayer
 from sdr_agent.voice.recorder import CallRecorder
@@ -62,32 +63,7 @@ RUNNING_SPEECH_PEAKS = 4
 ECHO_TAIL_MS = 350.0
 SILENT_CONFIRM_MS = 650.0
 VOICED_WHILE_SILENT_FRAMES = 3
-# People backchannel into someone's speech, not into its first second: a voice that starts that early in a
-# reply and goes on is the caller who had not finished (the agent answered a mid-sentence pause, "Could you
-# send me ... the pricing by email?"). It is never presumed a backchannel, and silences the agent once it has
-# lasted EARLY_SILENT_MS (an echo burst or a click is shorter; the silent path still tells a voice that goes
-# on from an echo that dies with the agent).
-EARLY_REPLY_S = 1.0
-EARLY_SILENT_MS = 300.0
-
-
-class Hold:
-    """The agent yielded because the caller started making a sound; deciding what the sound is."""
-
-    def __init__(self, onset_at: float, paused_at: float, audible_until: float) -> None:
-        self.onset_at = onset_at
-        self.paused_at = paused_at  # when the agent yielded (ducked, or paused for the comparison detectors)
-        self.audible_until = audible_until  # full-level audio already at Twilio plays until then
-        self.silent_at: float | None = None  # when sending stopped (a voice that kept going)
-        self.confirmed = False  # energy + VAD sustained for the seed's minimum duration
-        self.utterance: Utterance | None = None
-        self.earlier: Utterance | None = None  # the part before a short pause, when holds were merged
-        self.quiet_ms = 0.0  # VAD pause running now
-        self.ended_at: float | None = None  # the sound stopped (a pause of end_pause_ms)
-        self.presumed_at: float | None = None  # still voiced at backchannel_max_ms, no stop words: full level
-        self.presume_again = True  # False when this continues a sound already presumed a backchannel
-        self.levels_db: list[float] = []  # frame levels since the onset, for the syllable count
-        self.voiced_while_silent = 0  # voiced frames heard once the agent's echo had died down
+EARLY_SILENT_MS = 300.0  # a voice this long early in a reply silences the agent (hold.EARLY_REPLY_S)
 
 
 class InterruptionController:
@@ -258,7 +234,7 @@ class InterruptionController:
 
     def _late_question(self, turn: AgentTurn, utterance: Utterance) -> bool:
         """The final words of a sound let pass are a question of the caller's own (not the agent's echo)."""
-        if utterance.final is None or not _is_short_question(utterance.text):
+        if utterance.final is None or not is_short_question(utterance.text):
             return False
         return self.classifier.classify(utterance.text, turn.spoken_text()) is WordsVerdict.INTERRUPTION
 
@@ -280,7 +256,7 @@ class InterruptionController:
             # agent's own echo dies down with the agent; a caller who stopped talking after a question of
             # their own ("Is there a free trial?") is answered.
             if hold.voiced_while_silent >= VOICED_WHILE_SILENT_FRAMES or (
-                final_words and verdict is WordsVerdict.INTERRUPTION and _is_short_question(text)
+                final_words and verdict is WordsVerdict.INTERRUPTION and is_short_question(text)
             ):
                 await self._interrupt(turn, hold, now)
             elif (now - hold.silent_at) * 1000.0 >= SILENT_CONFIRM_MS:
@@ -290,7 +266,7 @@ class InterruptionController:
         if hold.ended_at is not None:
             if not hold.confirmed and not text:
                 self._resume(turn, hold, counted_as=None)  # a click or a cough: nothing sustained, no words
-            elif verdict is WordsVerdict.INTERRUPTION and _is_short_question(text):
+            elif verdict is WordsVerdict.INTERRUPTION and is_short_question(text):
                 await self._interrupt(turn, hold, now)  # "How much?" over the agent is a question
             elif (final_words or elapsed_ms >= config.words_wait_ms or hold.silent_at is not None
                   or hold.presumed_at is not None or not hold.presume_again):
@@ -305,7 +281,7 @@ class InterruptionController:
             self._resume(turn, hold, counted_as=WordsVerdict.ECHO)
         elif elapsed_ms >= config.interrupt_ms:
             self._go_silent(hold, now)  # longer than people's backchannels: stop anyway
-        elif _early_in_a_reply(turn, hold.onset_at):
+        elif early_in_a_reply(turn, hold.onset_at):
             if elapsed_ms >= EARLY_SILENT_MS:
                 self._go_silent(hold, now)  # the caller going on after a pause the agent answered
         elif elapsed_ms >= config.backchannel_max_ms and hold.presumed_at is None and hold.presume_again:
@@ -376,25 +352,6 @@ class InterruptionController:
         turn.stop_latency_ms = round((stopped_at - hold.onset_at) * 1000.0, 1)
         turn.clear_latency_ms = round((now - hold.onset_at) * 1000.0, 1)
         self._on_interrupted(turn, stopped_at)
-
-
-_QUESTION_WORDS = frozenset({"how", "what", "why", "when", "where", "who", "which", "can", "could", "is",
-                             "are", "do", "does", "will", "would"})
-
-
-def _is_short_question(text: str) -> bool:
-    """A short sound whose words are a real question ("How much?"): too short for the duration rule."""
-    words = normalise_words(text)
-    return len(words) >= 2 and words[0] in _QUESTION_WORDS and text.rstrip().endswith("?")
-
-
-def _early_in_a_reply(turn: AgentTurn, at: float) -> bool:
-    """``at`` is before, or within the first ``EARLY_REPLY_S`` of, a reply to the caller (not an opening or a
-    re-prompt)."""
-    if turn.caller_end_at is None:
-        return False
-    started = turn.first_audio_at
-    return started is None or at - started <= EARLY_REPLY_S
 
 
 def _agent_text(turn: AgentTurn | None) -> str:
