@@ -12,7 +12,7 @@ The last engine is never timed out; if it also fails, ``results`` raises ``Engin
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -28,6 +28,8 @@ from sdr_agent.engines.base import (
 )
 from sdr_agent.engines.fallback.adapter import FallbackAdapter
 from sdr_agent.engines.fallback.roster import SwitchListener, describe_failure
+
+log = logging.getLogger(__name__)
 
 TURN_BUFFER_FRAMES = 1500  # 30 s of 20 ms frames: a longer utterance replays only its end
 LAST_RESORT_FINAL_WAIT_S = 15.0
@@ -169,8 +171,11 @@ class FallbackSTTStream:
         self._turn.clear()
         self._pending.clear()
         if self._inner is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self._inner.clear()
+            except Exception:
+                # The next finalize finds out whether the engine is gone; a stale buffer is all this costs.
+                log.warning("clearing the STT stream failed", exc_info=True)
 
     def results(self) -> AsyncIterator[Transcript]:
         return drain_transcripts(self._out)
@@ -184,8 +189,10 @@ class FallbackSTTStream:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._inner is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self._inner.aclose()
+            except Exception:
+                log.debug("closing the STT stream at the end of the call failed", exc_info=True)
         self._out.put_nowait(None)
 
     # ------------------------------------------------------------ switching
@@ -234,6 +241,7 @@ class FallbackSTTStream:
                 async with asyncio.timeout(self._owner.budget_s):
                     inner = await self._roster.engines[preferred].open_stream()
             except Exception:
+                log.warning("the preferred STT engine did not reopen; staying on the fallback", exc_info=True)
                 self._roster.mark_failed(preferred)
                 # Stay where we are (its pump still runs) and hand over what arrived meanwhile.
                 await self._install(old_index, old, replay=[], start_pump=False)
@@ -289,6 +297,9 @@ class _Switched(Exception):
 
 
 async def _close_quietly(stream: STTStream) -> None:
-    with contextlib.suppress(Exception):
+    """Close a stream the call moved away from, within CLOSE_OLD_STREAM_S; a failure is logged, not raised."""
+    try:
         async with asyncio.timeout(CLOSE_OLD_STREAM_S):
             await stream.aclose()
+    except Exception:
+        log.debug("closing the abandoned STT stream failed", exc_info=True)
