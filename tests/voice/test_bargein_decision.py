@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import pytest
 
 from sdr_agent.engines.base import Transcript
 from sdr_agent.engines.fakes import FakeSTT, FakeTTS, FakeVAD, voiced_signal
@@ -164,12 +165,15 @@ async def test_a_sound_over_the_answer_is_a_new_sound_not_the_rest_of_the_one_an
     assert dialogue.user_turns == ["Wait, what?", "Is it per seat?"]
 
 
+@pytest.mark.parametrize("words", ["Uh-huh.", ""], ids=["uh-huh", "no words"])
 @on_virtual_clock
-async def test_after_stopping_for_what_turns_out_to_be_uh_huh_the_agent_says_the_unheard_rest() -> None:
-    # The rhythm rule stopped the agent, but the words are only "Uh-huh.": not a turn to answer, and the
-    # caller, who was listening, must not be left in silence: the piece that was cut is said again, whole,
-    # and the reply goes on from there (not from its first words).
-    line, dialogue = await call(syllables(8.0, 1500.0), "Uh-huh.")
+async def test_after_stopping_for_what_turns_out_not_to_be_a_turn_the_agent_says_the_unheard_rest(
+    words: str,
+) -> None:
+    # The rhythm rule stopped the agent, but the words are only "Uh-huh." — or none at all (a cough, a
+    # breath, a hum): not a turn to answer, and the caller, who was listening, must not be left in silence:
+    # the piece that was cut is said again, whole, and the reply goes on from there (not its first words).
+    line, dialogue = await call(syllables(8.0, 1500.0), words)
     assert line.clears
     assert dialogue.user_turns == []
     said = [text for text, _interrupted in dialogue.heard]
@@ -199,15 +203,3 @@ async def test_a_question_heard_after_the_rhythm_rule_silenced_the_agent_is_answ
     line, dialogue = await call(syllables(8.0, 700.0), "Is there a free trial?")
     assert line.clears
     assert dialogue.user_turns == ["Is there a free trial?"]
-
-
-@on_virtual_clock
-async def test_after_stopping_for_a_sound_with_no_words_the_agent_says_the_unheard_rest() -> None:
-    # Stopped by the rhythm rule, and the recogniser finds no words in it (a cough, a breath, a hum): no
-    # turn to answer, and the caller must not be left in silence.
-    line, dialogue = await call(syllables(8.0, 1500.0), "")
-    assert line.clears
-    assert dialogue.user_turns == []
-    said = [text for text, _interrupted in dialogue.heard]
-    assert len(said) == 2 and said[1] in OPENING
-    assert max(t for t, _ in levels(line)) > ONSET + 2.0
