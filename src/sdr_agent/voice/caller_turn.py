@@ -38,6 +38,8 @@ class Utterance:
 
 def with_stop_words(final: str, stop_words: str) -> str:
     """The final, led by the words that stopped the agent when the final decode lost them."""
+    if not stop_words:
+        return final  # read on every held frame: the common case costs nothing
     phrase = tuple(normalise_words(stop_words))
     if not phrase or contains_phrase(normalise_words(final), phrase):
         return final
